@@ -1,0 +1,147 @@
+"""Loading and saving model weights in the official checkpoint layouts.
+
+Accepted files: ``{'state_dict': ...}`` (what the official trainer writes), ``{'model': ...}``, a bare
+state dict, any of them with ``module.`` prefixes, and the original AOT/DeAOT ``*_PRE_YTB_DAV.pth``
+files, whose 11-channel ID bank is copied into the first 11 of our 12 input channels and which carry
+no temporal embedding (those parameters keep their initialisation, and the report says so).
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+TEMPORAL_PE_KEYS = ("cur_pos_emb", "mem_pos_emb")
+ID_BANK_KEY = "patch_wise_id_bank.weight"
+_MAX_LISTED = 12
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be loaded into the model as asked."""
+
+
+@dataclass
+class LoadReport:
+    """What ``load_checkpoint`` did beyond copying matching tensors."""
+
+    missing: list[str] = field(default_factory=list)        # model keys absent from the file (kept as init)
+    unexpected: list[str] = field(default_factory=list)     # file keys the model does not have (ignored)
+    mismatched: list[str] = field(default_factory=list)     # same key, other shape (kept as init)
+    adapted: list[str] = field(default_factory=list)        # 11-channel ID bank copied into 12 channels
+
+    @property
+    def clean(self) -> bool:
+        return not (self.missing or self.unexpected or self.mismatched or self.adapted)
+
+    def summary(self) -> str:
+        parts = []
+        for name in ("missing", "unexpected", "mismatched", "adapted"):
+            keys = getattr(self, name)
+            if keys:
+                shown = ", ".join(keys[:_MAX_LISTED]) + (f", ... ({len(keys)} in all)" if len(keys) > _MAX_LISTED else "")
+                parts.append(f"{name}: {shown}")
+        return "; ".join(parts) or "all keys matched"
+
+
+def read_state_dict(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """The model state dict inside a checkpoint file (any official layout), ``module.`` prefixes removed."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: checkpoint not found")
+    try:
+        obj = torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, OSError) as exc:
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint (truncated or corrupt?): "
+                              f"{str(exc).splitlines()[0]}") from None
+    if isinstance(obj, dict):
+        for key in ("state_dict", "model"):
+            if isinstance(obj.get(key), dict):
+                obj = obj[key]
+                break
+    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise CheckpointError(f"{path}: holds a {type(obj).__name__}, not a model state dict "
+                              "(expected a dict of tensors, or one under 'state_dict' or 'model')")
+    return {k[len("module."):] if k.startswith("module.") else k: v for k, v in obj.items()}
+
+
+def _looks_like_pre_rmem(state: dict[str, torch.Tensor], model_state: dict[str, torch.Tensor]) -> bool:
+    """True for an original AOT/DeAOT file: 11-channel ID bank and no temporal embedding."""
+    theirs, ours = state.get(ID_BANK_KEY), model_state.get(ID_BANK_KEY)
+    return theirs is not None and ours is not None and theirs.shape[1] == ours.shape[1] - 1
+
+
+def _family_hint(state: dict[str, torch.Tensor]) -> str:
+    if "LSTT.layers.0.linear_QV.weight" in state:
+        return " (the file holds a DeAOT model)"
+    if "LSTT.layers.0.linear_Q.weight" in state:
+        return " (the file holds an AOT model)"
+    return ""
+
+
+def load_checkpoint(model: nn.Module, path: str | Path, allow_partial: bool = False) -> LoadReport:
+    """Loads a checkpoint into ``model`` (on the model's device) and returns what did not match.
+
+    Strict by default: missing or unexpected keys and shape mismatches raise one ``CheckpointError``
+    listing them. ``allow_partial=True`` is the official lenient behaviour (used to initialise
+    training): unmatched keys are skipped and model parameters without a counterpart keep their init.
+    An original AOT/DeAOT file is always accepted with its ID bank adapted and the temporal
+    embedding left as initialised.
+    """
+    device = next(model.parameters()).device
+    state = read_state_dict(path, map_location=device)
+    model_state = model.state_dict()
+    pre_rmem = _looks_like_pre_rmem(state, model_state)
+    report = LoadReport()
+    merged = {}
+    for key, value in state.items():
+        target = model_state.get(key)
+        if target is None:
+            report.unexpected.append(key)
+        elif value.shape == target.shape:
+            merged[key] = value
+        elif value.dim() >= 3 and value.shape[0] == target.shape[0] and value.shape[1] == target.shape[1] - 1 \
+                and value.shape[2:] == target.shape[2:]:
+            adapted = target.clone()
+            adapted[:, :-1] = value
+            merged[key] = adapted
+            report.adapted.append(key)
+        else:
+            report.mismatched.append(f"{key} {tuple(value.shape)} vs {tuple(target.shape)}")
+    report.missing = [k for k in model_state if k not in state]
+    tolerated = set(TEMPORAL_PE_KEYS) if pre_rmem else set()
+    problems = LoadReport([k for k in report.missing if k not in tolerated], report.unexpected, report.mismatched)
+    if not allow_partial and not problems.clean:
+        hint = ""
+        if set(problems.missing) & set(TEMPORAL_PE_KEYS):
+            hint = "; for a checkpoint without the RMem temporal embedding build the model with temporal_pe=False"
+        raise CheckpointError(f"{path}: does not match {type(model).__name__}{_family_hint(state)}: "
+                              f"{problems.summary()}{hint}")
+    model.load_state_dict(merged, strict=False)
+    return report
+
+
+def save_checkpoint(model: nn.Module, path: str | Path, **extra: Any) -> None:
+    """Saves ``{'state_dict': model.state_dict(), **extra}`` (the official layout) atomically."""
+    state = {"state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, **extra}
+    save_atomic(state, path)
+
+
+def save_atomic(obj: Any, path: str | Path) -> None:
+    """``torch.save`` to a temporary file in the same folder, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

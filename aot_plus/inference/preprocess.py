@@ -1,0 +1,57 @@
+"""Test-time image preprocessing, exactly as the official evaluation does it.
+
+1. Long edge capped at ``max_size`` (1040), then each side snapped to 16k+1 (numpy round-half-even).
+2. Bicubic resize (OpenCV, float32, no clipping) only when the size changes.
+3. ``x/255``, ImageNet mean/std; the in-place numpy ops run in float64 and round to float32.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+TEST_MAX_SIZE = 1040.0   # 480 * 1.3 * 800 / 480, the official TEST_MAX_SIZE
+STRIDE = 16
+
+
+def test_time_size(height: int, width: int, max_size: float = TEST_MAX_SIZE, stride: int = STRIDE
+                   ) -> tuple[int, int]:
+    """Network input size for a frame of the given size."""
+    long_edge = max(height, width)
+    scale = max_size / long_edge if long_edge > max_size else None
+    new_h = int(height * scale) if scale is not None else int(height)
+    new_w = int(width * scale) if scale is not None else int(width)
+    return _snap(new_h, stride), _snap(new_w, stride)
+
+
+def _snap(size: int, stride: int) -> int:
+    if (size - 1) % stride == 0:
+        return size
+    return int(np.around((size - 1) / stride) * stride + 1)
+
+
+def normalise(image: np.ndarray) -> np.ndarray:
+    """(H, W, 3) RGB float32 in 0..255 -> (3, H, W) float32, ImageNet-normalised like the official code."""
+    x = image / 255.0
+    x -= IMAGENET_MEAN
+    x /= IMAGENET_STD
+    return np.ascontiguousarray(x.transpose(2, 0, 1))
+
+
+def check_image(image: np.ndarray) -> None:
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        desc = f"{type(image).__name__} {getattr(image, 'shape', '')} {getattr(image, 'dtype', '')}"
+        raise ValueError(f"expected an RGB image as an (H, W, 3) uint8 array, got {desc}")
+
+
+def preprocess_image(image: np.ndarray, max_size: float = TEST_MAX_SIZE) -> torch.Tensor:
+    """(H, W, 3) uint8 RGB -> (1, 3, h, w) float32 network input."""
+    check_image(image)
+    height, width = image.shape[:2]
+    new_h, new_w = test_time_size(height, width, max_size)
+    pixels = image.astype(np.float32)
+    if (new_h, new_w) != (height, width):
+        pixels = cv2.resize(pixels, dsize=(new_w, new_h), interpolation=cv2.INTER_CUBIC)
+    return torch.from_numpy(normalise(pixels))[None]

@@ -1,0 +1,269 @@
+"""Streaming inference for one video: the session owns the memories, the model stays stateless.
+
+    session = InferenceSession(model, memory="restricted", long_term_gap=5)
+    session.add_reference(first_image, first_mask)
+    for image in frames:
+        out = session.step(image)        # = predict(image), then update(out.label)
+
+Per frame the session encodes the image once, propagates each group of up to ``max_objects``
+objects through its own long-term memory (a ``LongTermMemory`` with its eviction policy) and
+short-term memory (the previous frame), decodes identity logits and, on ``update``, writes the
+frame into the memories. Every ``long_term_gap`` frames the frame is appended to the long-term
+memory; the policy then decides what to evict (see ``aot_plus.memory``).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..memory import LongTermMemory, build_memory_policy
+from ..models import AOT, Propagation
+from .objects import IGNORE_ID, ObjectIds, group_label
+from .preprocess import TEST_MAX_SIZE, check_image, preprocess_image
+
+
+@dataclass
+class Prediction:
+    """Output of ``InferenceSession.predict``.
+
+    ``logits``: decoder logits at stride 4 before upsampling, (groups, max_objects + 1, h, w).
+    ``probs``: probabilities over object indices at the original frame size, (1, C, H, W).
+    ``label``: (H, W) uint8 argmax of ``probs``, in object indices (``session.object_ids`` maps them).
+    """
+
+    logits: torch.Tensor
+    probs: torch.Tensor
+    label: np.ndarray
+
+
+@dataclass
+class _GroupState:
+    """Memories of one group of objects."""
+
+    long_term: LongTermMemory
+    short_term: list[list[torch.Tensor]] | None = None
+    pending: Propagation | None = None        # propagation of the frame awaiting ``update``
+    pending_logits: torch.Tensor | None = None
+
+
+@dataclass
+class _Frame:
+    """The network-side view of the current frame."""
+
+    index: int
+    input_size: tuple[int, int]
+    original_size: tuple[int, int]
+    features: list[torch.Tensor] = field(default_factory=list)
+
+
+class InferenceSession:
+    """Semi-supervised VOS on one video with a given memory policy. Device follows the model."""
+
+    def __init__(self, model: AOT, memory: str = "restricted", long_term_gap: int = 5,
+                 memory_options: dict[str, Any] | None = None, max_size: float = TEST_MAX_SIZE):
+        if long_term_gap < 1:
+            raise ValueError(f"long_term_gap must be >= 1, got {long_term_gap}")
+        self.model = model.eval()
+        self.memory = memory
+        self.long_term_gap = long_term_gap
+        self.memory_options = self._memory_options(model, memory, memory_options or {})
+        self.max_size = max_size
+        self.objects = ObjectIds()
+        self._groups: list[_GroupState] = []
+        self._frame: _Frame | None = None
+        self._last_long_term_frame = 0
+        self._pos_emb: torch.Tensor | None = None
+
+    @staticmethod
+    def _memory_options(model: AOT, memory: str, options: dict[str, Any]) -> dict[str, Any]:
+        options = dict(options)
+        if memory == "restricted":
+            # Official HEAD behaviour: DeAOT scores every append, AOT only once the bank is full.
+            options.setdefault("update_before_full", model.family == "deaot")
+        build_memory_policy(memory, **options)   # validates name and options now
+        return options
+
+    # ----------------------------------------------------------------------------------- public API
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def object_ids(self) -> list[int]:
+        """Original id of each object index (index 0 is background)."""
+        return list(self.objects.ids)
+
+    @property
+    def frame_index(self) -> int:
+        """Index of the last frame seen (0 = the first reference frame)."""
+        if self._frame is None:
+            raise RuntimeError("no frame yet: call add_reference first")
+        return self._frame.index
+
+    @property
+    def memory_frames(self) -> list[int]:
+        """Frame indices in the long-term memory of the first object group, oldest first."""
+        return self._groups[0].long_term.frames if self._groups else []
+
+    @property
+    def memory_frames_per_group(self) -> list[list[int]]:
+        return [g.long_term.frames for g in self._groups]
+
+    def to_ids(self, label: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Object indices -> original mask ids (the official write-back)."""
+        return self.objects.to_ids(label)
+
+    @torch.inference_mode()
+    def add_reference(self, image: np.ndarray, mask: np.ndarray) -> None:
+        """Registers the objects of ``mask`` (H, W uint8 ids; 255 in a reference is tracked as an object).
+
+        The first call starts the video at frame 0. A later call adds new objects on a new frame: the
+        frame is predicted, the given objects are pasted over the prediction, and the result is written
+        into every memory (existing memories are kept).
+        """
+        check_image(image)
+        mask = self._check_mask(mask, image.shape[:2])
+        if self._frame is None:
+            self._start(image, mask)
+            return
+        self._check_no_pending()
+        self.objects.register(mask)
+        prediction = self.predict(image)
+        label = np.where(mask != 0, self.objects.to_indices(mask), prediction.label)
+        self.update(label, force_long_term=True)
+        self._add_groups_for_new_objects(self._label_tensor(label))
+
+    @torch.inference_mode()
+    def predict(self, image: np.ndarray) -> Prediction:
+        """Segments the next frame with the current memories (does not change them)."""
+        if self._frame is None:
+            raise RuntimeError("call add_reference with the first frame and its mask before predict")
+        self._check_no_pending()
+        frame = self._encode(image, self._frame.index + 1)
+        record = self._memory_write_due(frame.index) and self._policy_needs_attention()
+        logits = []
+        for group in self._groups:
+            long_memories = [group.long_term.layer(i) for i in range(self.model.cfg.num_layers)]
+            group.pending = self.model.propagate(frame.features[-1], long_memories, group.short_term,
+                                                 self_pos=self._pos_emb, record_attention=record)
+            group.pending_logits = self.model.decode(group.pending, frame.features)
+            logits.append(group.pending_logits)
+        self._frame = frame
+        probs = self._merge_probabilities(logits, frame.original_size)
+        label = probs.argmax(dim=1)[0].to(torch.uint8)
+        return Prediction(torch.cat(logits), probs, label.cpu().numpy())
+
+    @torch.inference_mode()
+    def update(self, label: np.ndarray | torch.Tensor, force_long_term: bool = False) -> None:
+        """Writes the last predicted frame into memory, with ``label`` (H, W object indices, 255 = ignore)."""
+        if self._frame is None or self._groups[0].pending is None:
+            raise RuntimeError("update needs a predicted frame: call predict (or step) first")
+        label = self._label_tensor(label)
+        write_long = force_long_term or self._memory_write_due(self._frame.index)
+        for g, group in enumerate(self._groups):
+            id_emb = self._id_embedding(group_label(label, g, len(self._groups), self.model.cfg.max_objects))
+            long_entries, group.short_term = self.model.memory_entries(group.pending, id_emb)
+            if write_long:
+                attention, foreground = self._eviction_inputs(group)
+                group.long_term.append(self._frame.index, long_entries, attention, foreground)
+            group.pending, group.pending_logits = None, None
+        if write_long:
+            self._last_long_term_frame = self._frame.index
+
+    def step(self, image: np.ndarray) -> Prediction:
+        """Predicts the next frame and writes it into memory with its own prediction."""
+        out = self.predict(image)
+        self.update(out.label)
+        return out
+
+    # ------------------------------------------------------------------------------------ internals
+    def _start(self, image: np.ndarray, mask: np.ndarray) -> None:
+        self.objects.register(mask)
+        frame = self._encode(image, 0)
+        self._frame = frame
+        size_2d = tuple(frame.features[-1].shape[-2:])
+        if self.model.family == "aot":
+            self._pos_emb = self.model.position_embedding(size_2d, 1, self.device)
+        self._groups = []
+        self._add_groups_for_new_objects(self._label_tensor(self.objects.to_indices(mask)))
+        self._last_long_term_frame = 0
+
+    def _add_groups_for_new_objects(self, label: torch.Tensor) -> None:
+        """Creates the groups that new objects need and starts them on the current frame with ``label``."""
+        needed = max(math.ceil(self.objects.num_objects / self.model.cfg.max_objects), 1)
+        frame = self._frame
+        while len(self._groups) < needed:
+            g = len(self._groups)
+            group = _GroupState(LongTermMemory(build_memory_policy(self.memory, **self.memory_options)))
+            id_emb = self._id_embedding(group_label(label, g, needed, self.model.cfg.max_objects))
+            propagation = self.model.propagate(frame.features[-1], None, None, id_emb=id_emb, self_pos=self._pos_emb)
+            long_entries, group.short_term = self.model.memory_entries(propagation, id_emb)
+            group.long_term.reset(frame.index, long_entries)
+            self._groups.append(group)
+
+    def _encode(self, image: np.ndarray, index: int) -> _Frame:
+        check_image(image)
+        x = preprocess_image(image, self.max_size).to(self.device)
+        frame = _Frame(index, tuple(x.shape[-2:]), tuple(image.shape[:2]))
+        frame.features = self.model.encode_image(x)
+        if self._frame is not None and frame.input_size != self._frame.input_size:
+            raise ValueError(f"frame {index} is {image.shape[1]}x{image.shape[0]}, but the video started at "
+                             f"{self._frame.original_size[1]}x{self._frame.original_size[0]}")
+        return frame
+
+    def _memory_write_due(self, frame_index: int) -> bool:
+        return frame_index - self._last_long_term_frame >= self.long_term_gap
+
+    def _policy_needs_attention(self) -> bool:
+        return self._groups[0].long_term.policy.needs_attention
+
+    def _eviction_inputs(self, group: _GroupState) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        if not group.long_term.policy.needs_attention or group.pending.attention_mass is None:
+            return None, None
+        logits = F.interpolate(group.pending_logits, size=self._frame.features[-1].shape[-2:],
+                               mode="bilinear", align_corners=True)
+        foreground = 1 - torch.softmax(logits, dim=1)[0, 0].flatten()
+        return group.pending.attention_mass[0], foreground
+
+    def _merge_probabilities(self, logits: list[torch.Tensor], size: tuple[int, int]) -> torch.Tensor:
+        """Upsamples each group's logits and merges the groups as the official engine does."""
+        upsampled = [F.interpolate(x, size=size, mode="bilinear", align_corners=True) for x in logits]
+        if len(upsampled) == 1:
+            return torch.softmax(upsampled[0], dim=1)
+        probs = [torch.softmax(x, dim=1) for x in upsampled]
+        background = torch.prod(torch.cat([p[:, :1] for p in probs], dim=1), dim=1, keepdim=True)
+        merged = torch.cat([background] + [p[:, 1:] for p in probs], dim=1).clamp(1e-5, 1 - 1e-5)
+        return torch.softmax(torch.logit(merged), dim=1)
+
+    def _label_tensor(self, label: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """(H, W) label at the original size -> (1, 1, h, w) int64 at the network input size (nearest)."""
+        label = torch.as_tensor(np.asarray(label) if not isinstance(label, torch.Tensor) else label)
+        if label.shape != self._frame.original_size:
+            raise ValueError(f"label is {tuple(label.shape)}, the frame is {self._frame.original_size}")
+        label = label.to(self.device, torch.float32)[None, None]
+        return F.interpolate(label, size=self._frame.input_size, mode="nearest").long()
+
+    def _id_embedding(self, label: torch.Tensor) -> torch.Tensor:
+        """ID embedding of a (1, 1, h, w) label: one-hot ids 0..max_objects, then an ignore channel."""
+        ids = torch.arange(self.model.cfg.max_objects + 1, device=label.device).view(1, -1, 1, 1)
+        one_hot = (label == ids).float()
+        ignore = (label == IGNORE_ID).float()
+        one_hot[:, :1] *= 1 - ignore
+        return self.model.id_embedding(torch.cat([one_hot, ignore], dim=1))
+
+    def _check_mask(self, mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        mask = np.asarray(mask)
+        if mask.shape != size:
+            raise ValueError(f"mask is {mask.shape}, the image is {size}")
+        if not np.issubdtype(mask.dtype, np.integer) or mask.min() < 0 or mask.max() > 255:
+            raise ValueError(f"mask must hold integer ids 0..255, got {mask.dtype} in [{mask.min()}, {mask.max()}]")
+        return mask.astype(np.uint8)
+
+    def _check_no_pending(self) -> None:
+        if self._groups and self._groups[0].pending is not None:
+            raise RuntimeError("the last predicted frame was not written: call update(label) before the next frame")

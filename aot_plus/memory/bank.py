@@ -1,0 +1,106 @@
+"""Storage of the long-term memory: per layer, per field, one tensor stacked over memory frames."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from aot_plus.memory.base import MemoryPolicy
+
+Entries = list[list[Tensor]]
+"""One frame's memory: entries[layer][field], each (HW, B, C). AOT has fields (K, V), DeAOT (K, V, ID_V)."""
+
+
+class LongTermMemory:
+    """Per-object-group storage of the long-term memory (owned by the inference session, never the model).
+
+    Each field of each layer is one tensor (T, HW, B, C), oldest frame first, on the device of the entries.
+    After every append the policy may evict one position; it is removed from every field, every layer and
+    from `frames` alike.
+    """
+
+    def __init__(self, policy: MemoryPolicy) -> None:
+        self.policy = policy
+        self._frames: list[int] = []
+        self._layers: Entries = []
+
+    @property
+    def frames(self) -> list[int]:
+        """Frame indices in memory, oldest first."""
+        return list(self._frames)
+
+    def reset(self, frame: int, entries: Entries) -> None:
+        """Start a new bank holding only `frame`, and reset the policy's state."""
+        _check_entry_structure(entries)
+        self._layers = [[field.unsqueeze(0) for field in layer] for layer in entries]
+        self._frames = [frame]
+        self.policy.reset()
+
+    def append(
+        self,
+        frame: int,
+        entries: Entries,
+        attention: Tensor | None = None,
+        foreground: Tensor | None = None,
+    ) -> int | None:
+        """Append `frame`, let the policy pick an eviction, apply it; return the evicted frame index or None.
+
+        `attention` and `foreground` are passed to the policy (see MemoryPolicy.select_eviction).
+        """
+        if not self._frames:
+            raise RuntimeError("LongTermMemory.append called before reset: the bank has no frames")
+        if frame <= self._frames[-1]:
+            raise ValueError(f"memory frames must increase: cannot append frame {frame} after {self._frames[-1]}")
+        self._check_matches_bank(entries)
+        frames = self._frames + [frame]
+        position = self.policy.select_eviction(frames, attention, foreground)
+        if position is not None and not 0 < position < len(frames) - 1:
+            raise RuntimeError(
+                f"memory policy chose position {position} of {len(frames)}; the first and newest are kept"
+            )
+        self._layers = [
+            [_append_field(stored, new, position) for stored, new in zip(layer, new_layer)]
+            for layer, new_layer in zip(self._layers, entries)
+        ]
+        evicted = None if position is None else frames.pop(position)
+        self._frames = frames
+        return evicted
+
+    def layer(self, i: int) -> list[Tensor]:
+        """Fields of layer `i`, each (T, HW, B, C), oldest frame first."""
+        return list(self._layers[i])
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def _check_matches_bank(self, entries: Entries) -> None:
+        _check_entry_structure(entries)
+        layout = [len(layer) for layer in self._layers]
+        if [len(layer) for layer in entries] != layout:
+            raise ValueError(
+                f"memory entries have {[len(layer) for layer in entries]} fields per layer, the bank has {layout}"
+            )
+        for i, (layer, new_layer) in enumerate(zip(self._layers, entries)):
+            for j, (stored, new) in enumerate(zip(layer, new_layer)):
+                if new.shape != stored.shape[1:] or new.dtype != stored.dtype or new.device != stored.device:
+                    raise ValueError(
+                        f"memory entry layer {i} field {j} is {tuple(new.shape)} {new.dtype} on {new.device}, "
+                        f"the bank holds {tuple(stored.shape[1:])} {stored.dtype} on {stored.device}"
+                    )
+
+
+def _append_field(stored: Tensor, new: Tensor, evicted_position: int | None) -> Tensor:
+    """`stored` (T, ...) with `new` appended and the entry at `evicted_position` (if any) removed, in one copy."""
+    if evicted_position is None:
+        return torch.cat([stored, new.unsqueeze(0)])
+    return torch.cat([stored[:evicted_position], stored[evicted_position + 1 :], new.unsqueeze(0)])
+
+
+def _check_entry_structure(entries: Entries) -> None:
+    if not entries or any(not layer for layer in entries):
+        raise ValueError("memory entries must be a non-empty list of layers, each a non-empty list of fields")
+    for i, layer in enumerate(entries):
+        for j, field in enumerate(layer):
+            if not isinstance(field, Tensor) or field.dim() != 3:
+                shape = tuple(field.shape) if isinstance(field, Tensor) else type(field).__name__
+                raise ValueError(f"memory entry layer {i} field {j} must be a (HW, B, C) tensor, got {shape}")

@@ -1,0 +1,119 @@
+"""The AOT model (R50-AOTL and AOT-T/S/B): encoder, ID bank, propagation stack and decoder.
+
+The model is stateless: the memories it reads and writes are passed in and returned, so one model can
+serve many inference sessions (see ``aot_plus.inference``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .config import ModelConfig
+from .decoders import FPNSegmentationHead
+from .encoders import ENCODER_DIMS, build_encoder
+from .layers.aot_block import LongShortTermTransformer
+from .layers.basic import map_to_seq, seq_to_2d
+from .layers.position import sine_position_embedding
+
+# A list over layers of memory fields (tensors).
+LayerMemories = list[list[torch.Tensor]]
+
+
+@dataclass
+class Propagation:
+    """Result of propagating the memories to one frame."""
+
+    decoder_inputs: list[torch.Tensor]     # propagation outputs fed to the decoder, (HW, B, C) each
+    layer_states: list                     # per layer, what a memory write of this frame needs
+    attention_mass: torch.Tensor | None    # layer-0 long-term attention per memory frame, (B, HW, T)
+
+
+class AOT(nn.Module):
+    """AOT with AOT+ propagation layers. Module names follow the official checkpoints."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        encoder_dims = ENCODER_DIMS[cfg.encoder]
+        self.encoder = build_encoder(cfg.encoder, freeze_at=cfg.encoder_freeze_at)
+        self.encoder_projector = nn.Conv2d(encoder_dims[-1], cfg.embed_dim, kernel_size=1)
+        self.LSTT = self._build_propagation(cfg)
+        self.decoder = FPNSegmentationHead(
+            self._decoder_in_dim(cfg), cfg.max_objects + 1,
+            decode_intermediate_input=cfg.family == "aot", hidden_dim=cfg.embed_dim,
+            shortcut_dims=encoder_dims, align_corners=True)
+        # kernel 17 / stride 16 / padding 8 maps a 16k+1 input exactly onto the k+1 token grid.
+        self.patch_wise_id_bank = nn.Conv2d(cfg.id_channels, cfg.embed_dim, kernel_size=17, stride=16, padding=8)
+        self._init_weights()
+        if cfg.temporal_pe:
+            self.cur_pos_emb = nn.Parameter(torch.empty(1, cfg.temporal_dim))
+            self.mem_pos_emb = nn.Parameter(torch.empty(cfg.temporal_pe_slots, cfg.temporal_dim))
+            nn.init.trunc_normal_(self.cur_pos_emb, std=0.05, a=-2.0, b=2.0)
+            nn.init.trunc_normal_(self.mem_pos_emb, std=0.05, a=-2.0, b=2.0)
+
+    @staticmethod
+    def _build_propagation(cfg: ModelConfig) -> nn.Module:
+        return LongShortTermTransformer(cfg.num_layers, cfg.embed_dim, cfg.self_heads, cfg.att_heads,
+                                        cfg.dim_feedforward, cfg.droppath, intermediate_norm=True)
+
+    @staticmethod
+    def _decoder_in_dim(cfg: ModelConfig) -> int:
+        return cfg.embed_dim * (cfg.num_layers + 1)
+
+    def _init_weights(self) -> None:
+        nn.init.xavier_uniform_(self.encoder_projector.weight)
+        nn.init.orthogonal_(self.patch_wise_id_bank.weight.view(self.cfg.embed_dim, -1), gain=17 ** -2)
+
+    @property
+    def family(self) -> str:
+        return self.cfg.family
+
+    def encode_image(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """Encoder features at strides 4, 8, 16 and the projected stride-16 embedding (B, C, h, w)."""
+        features = self.encoder(images)
+        return features[:-1] + [self.encoder_projector(features[-1])]
+
+    def id_embedding(self, one_hot: torch.Tensor) -> torch.Tensor:
+        """ID embedding (HW, B, C) of a (B, id_channels, H, W) one-hot mask at input resolution."""
+        return map_to_seq(self.patch_wise_id_bank(one_hot))
+
+    def position_embedding(self, size_2d: tuple[int, int], batch: int, device: torch.device) -> torch.Tensor:
+        """Spatial sine embedding of the token grid, (HW, B, C)."""
+        pos = sine_position_embedding(*size_2d, channels=self.cfg.embed_dim, device=device)
+        return map_to_seq(pos).expand(-1, batch, -1)
+
+    def temporal_encoding(self) -> torch.Tensor | None:
+        """Rows: the current-frame vector, then the memory slots; None without the temporal embedding."""
+        if not self.cfg.temporal_pe:
+            return None
+        return torch.cat([self.cur_pos_emb, self.mem_pos_emb], dim=0)
+
+    def propagate(self, embedding: torch.Tensor, long_memories: LayerMemories | None,
+                  short_memories: LayerMemories | None, id_emb: torch.Tensor | None = None,
+                  self_pos: torch.Tensor | None = None, record_attention: bool = False) -> Propagation:
+        """Runs the propagation layers on a frame's projected embedding (B, C, h, w).
+
+        With ``id_emb`` the frame is a reference frame that attends to itself; otherwise it reads the
+        given long-term memories (per layer, fields (T, HW, B, C)) and short-term memories.
+        """
+        size_2d = tuple(embedding.shape[-2:])
+        if self_pos is None and self.family == "aot":
+            self_pos = self.position_embedding(size_2d, embedding.shape[0], embedding.device)
+        outputs, states, mass = self.LSTT(map_to_seq(embedding), long_memories, short_memories, id_emb,
+                                          self_pos, size_2d, self.temporal_encoding(), record_attention)
+        return Propagation(outputs, states, mass)
+
+    def memory_entries(self, propagation: Propagation, id_emb: torch.Tensor
+                       ) -> tuple[LayerMemories, LayerMemories]:
+        """Long-term entries and short-term memories of a propagated frame, given its ID embedding."""
+        pairs = [layer.memory_entries(state, id_emb)
+                 for layer, state in zip(self.LSTT.layers, propagation.layer_states)]
+        return [p[0] for p in pairs], [p[1] for p in pairs]
+
+    def decode(self, propagation: Propagation, features: list[torch.Tensor]) -> torch.Tensor:
+        """Identity logits (B, max_objects + 1, H/4, W/4)."""
+        size_2d = tuple(features[-1].shape[-2:])
+        inputs = [features[-1]] + [seq_to_2d(x, size_2d) for x in propagation.decoder_inputs]
+        return self.decoder(inputs, features)

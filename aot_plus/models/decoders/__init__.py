@@ -1,0 +1,4 @@
+"""Mask decoders."""
+from .fpn import FPNSegmentationHead
+
+__all__ = ["FPNSegmentationHead"]
