@@ -1,0 +1,1 @@
+"""Datasets: the synthetic VOST-layout generator and the VOST readers."""

@@ -1,0 +1,7 @@
+"""``python -m evaluation ...``: the evaluation command line."""
+import sys
+
+from evaluation.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""The evaluation of a whole split: checking the inputs, scoring sequences in parallel, tabulating."""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from evaluation.dataset import annotation_paths, read_sequence_names, resolve_dataset_root
+from evaluation.errors import EvaluationError
+from evaluation.report import build_tables
+from evaluation.sequence import SequenceScores, SequenceTask, score_sequence
+
+logger = logging.getLogger(__name__)
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def build_tasks(
+    results_path: Path, dataset_root: Path, split: str, strict_void: bool
+) -> list[SequenceTask]:
+    """One task per sequence of the split, after checking that every scored frame was predicted."""
+    if not results_path.is_dir():
+        raise EvaluationError(f"{results_path}: results folder not found")
+    tasks = []
+    for name in read_sequence_names(dataset_root, split):
+        annotations = tuple(annotation_paths(dataset_root, name))
+        prediction_dir = results_path / name
+        if not prediction_dir.is_dir():
+            raise EvaluationError(f"{prediction_dir}: no prediction folder for sequence {name!r}")
+        task = SequenceTask(name, annotations, prediction_dir, strict_void)
+        for annotation in task.scored_annotations:
+            prediction = task.prediction_path(annotation)
+            if not prediction.is_file():
+                raise EvaluationError(f"{prediction}: predicted frame missing for sequence {name!r}")
+        tasks.append(task)
+    return tasks
+
+
+def _progress(items: Iterable, total: int) -> tqdm:
+    return tqdm(items, total=total, desc="Evaluating sequences", unit="seq", dynamic_ncols=True)
+
+
+def _score_in_parallel(tasks: list[SequenceTask], workers: int) -> list[SequenceScores]:
+    """Score tasks on a process pool; a worker's error is re-raised here and stops the rest."""
+    scores: list[SequenceScores | None] = [None] * len(tasks)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(score_sequence, task): index for index, task in enumerate(tasks)}
+        try:
+            for future in _progress(as_completed(futures), len(tasks)):
+                scores[futures[future]] = future.result()
+        except BrokenProcessPool as err:
+            raise EvaluationError(
+                "an evaluation worker process died (out of memory?); rerun with fewer --workers"
+            ) from err
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return scores
+
+
+def score_tasks(tasks: list[SequenceTask], workers: int | None = None) -> list[SequenceScores]:
+    """Scores of every task, in task order; ``workers`` processes (default: all cores, 1: inline)."""
+    if workers is not None and workers < 1:
+        raise EvaluationError(f"workers must be at least 1, got {workers}")
+    workers = min(workers or available_cores(), len(tasks))
+    if workers == 1:
+        return [score_sequence(task) for task in _progress(tasks, len(tasks))]
+    return _score_in_parallel(tasks, workers)
+
+
+def evaluate(
+    results_path: str | Path,
+    dataset_path: str | Path,
+    split: str = "val",
+    strict_void: bool = False,
+    workers: int | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score the predictions in ``results_path/<seq>/<frame>.png`` as the official VOST evaluation does.
+
+    dataset_path is a VOST-layout folder or one of the official keys ``vost`` / ``long_videos``.
+    Returns the global table (columns ``J-Mean`` ... ``J_last-Decay``, one row) and the per-object
+    table (``Sequence`` = ``<seq>_<object>``, ``J-Mean``, ``J_last-Mean``), values in 0..1.
+    ``strict_void=True`` leaves ground-truth void (255) pixels out of J (not the official protocol).
+    Raises EvaluationError, naming the file, on bad input.
+    """
+    dataset_root = resolve_dataset_root(dataset_path)
+    tasks = build_tasks(Path(results_path), dataset_root, split, strict_void)
+    scores = score_tasks(tasks, workers)
+    for sequence in scores:
+        if sequence.jaccard.shape[0] == 0:
+            logger.warning("%s: no object in its first annotated frame; nothing to score", sequence.name)
+        if sequence.ignored_ids:
+            logger.warning(
+                "%s: predicted ids %s are above the %d object(s) of the first annotated frame "
+                "and are ignored",
+                sequence.name,
+                list(sequence.ignored_ids),
+                sequence.jaccard.shape[0],
+            )
+    return build_tables(scores)
