@@ -1,6 +1,6 @@
 """Replay of every recorded call of the official `restrict_long_memories` (R50-AOTL and R50-DeAOTL).
 
-The JSON files in data/ are copies of /work/shared/reference/fidelity/ref_r50_{aotl,deaotl}_memory.json,
+The records are ../shared/reference/fidelity/ref_r50_{aotl,deaotl}_memory.json,
 recorded from the official RMem code on a synthetic 72-frame video (gap 5, capacity 1 + 8). For each call
 they hold the normalised attention shares, moving means, stay counts, UCB bonus, scores and the drop.
 The shares are fed back as a one-token attention map with foreground 1, so the policy sees the same
@@ -11,21 +11,20 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
-
 import pytest
 import torch
 
 from aot_plus.memory import LongTermMemory, RestrictedMemoryConfig, RestrictedPolicy, UnrestrictedPolicy
 
-DATA = Path(__file__).parent / "data"
+from tests.fidelity.reference import FIDELITY_DIR
+
 SCORE_TOLERANCE = 1e-6
 # AOT's restriction returns early until the bank overflows; DeAOT's (HEAD) scores at every append.
 MODELS = {"r50_aotl": False, "r50_deaotl": True}
 
 
 def load_record(model: str) -> dict:
-    return json.loads((DATA / f"ref_r50_{model[4:]}_memory.json").read_text())
+    return json.loads((FIDELITY_DIR / f"ref_r50_{model[4:]}_memory.json").read_text())
 
 
 def printed_stay_counts(call: dict) -> list[float]:
