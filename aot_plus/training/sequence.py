@@ -1,0 +1,111 @@
+"""One training forward pass over a batch of clips, as the official AOT/DeAOT engine runs it.
+
+Frame 0 is the reference (its own decoding gives the auxiliary loss); frames 1..L-1 are predicted in
+turn. After each prediction the memories are written with the ground truth of that frame (with its
+ignore mask) or, once sequential training has started, with the model's own prediction. Ids are
+randomly shuffled per sample so that no id is tied to one kind of object.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..data.transforms import random_id_permutation
+from ..memory import FifoPolicy, LongTermMemory
+from ..models import AOT
+from .losses import vos_loss
+
+IGNORE_ID = 255
+
+
+@dataclass
+class SequenceLoss:
+    total: torch.Tensor          # aux_weight * aux + prediction loss
+    aux: torch.Tensor            # reference-frame loss, batch mean
+    prediction: torch.Tensor     # mean over predicted frames and the batch
+
+
+class SequenceTrainingStep(nn.Module):
+    """Wraps the model so that DDP sees one module whose forward returns the loss."""
+
+    def __init__(self, model: AOT, long_term_gap: int = 4, memory_capacity: tuple[int, int] = (1, 8)):
+        super().__init__()
+        self.model = model
+        self.long_term_gap = long_term_gap
+        self.memory_capacity = memory_capacity
+
+    def forward(self, images: torch.Tensor, labels: torch.Tensor, obj_nums: list[int], k_fraction: float,
+                aux_weight: float, use_own_predictions: bool, generator: torch.Generator) -> SequenceLoss:
+        """``images`` (B, L, 3, S, S) normalised, ``labels`` (B, L, S, S) with 255 = ignore."""
+        batch, length = images.shape[:2]
+        max_obj = self.model.cfg.max_objects
+        permutation = random_id_permutation(batch, max_obj, generator).to(images.device)
+        features = self.model.encode_image(images.flatten(0, 1))
+        frame_features = [[f.view(batch, length, *f.shape[1:])[:, t] for f in features] for t in range(length)]
+        pos_emb = None
+        if self.model.family == "aot":
+            pos_emb = self.model.position_embedding(tuple(features[-1].shape[-2:]), batch, images.device)
+
+        def id_embedding(label: torch.Tensor, detach: bool) -> torch.Tensor:
+            emb = self.model.id_embedding(_one_hot_with_ignore(label, max_obj, permutation))
+            return emb.detach() if detach else emb
+
+        def decode(propagation, t: int) -> torch.Tensor:
+            logits = self.model.decode(propagation, frame_features[t])
+            logits = torch.einsum("bohw,bto->bthw", logits, permutation)
+            unused = torch.arange(max_obj + 1, device=logits.device)[None, :] > torch.tensor(
+                obj_nums, device=logits.device)[:, None]
+            fill = -1e10 if logits.dtype == torch.float32 else -1e4
+            return logits.masked_fill(unused[:, :, None, None], fill)
+
+        def frame_loss(logits: torch.Tensor, t: int) -> torch.Tensor:
+            upsampled = F.interpolate(logits, size=labels.shape[-2:], mode="bilinear", align_corners=True)
+            return vos_loss(upsampled, labels[:, t], obj_nums, k_fraction)
+
+        # The reference frame: its ID comes from the ground truth, with an empty ignore channel.
+        reference_id = self.model.id_embedding(
+            _one_hot_with_ignore(labels[:, 0], max_obj, permutation, use_ignore=False))
+        if use_own_predictions:
+            reference_id = reference_id.detach()   # the ID bank is frozen once sequential training starts
+        with torch.set_grad_enabled(torch.is_grad_enabled() and aux_weight > 0):
+            reference = self.model.propagate(frame_features[0][-1], None, None, id_emb=reference_id,
+                                             self_pos=pos_emb)
+            aux_loss = frame_loss(decode(reference, 0), 0).mean()
+        long_entries, short_memory = self.model.memory_entries(reference, reference_id)
+        bank = LongTermMemory(FifoPolicy(*self.memory_capacity))
+        bank.reset(0, long_entries)
+        last_long = 0
+
+        losses = []
+        for t in range(1, length):
+            long_memory = [bank.layer(i) for i in range(self.model.cfg.num_layers)]
+            propagation = self.model.propagate(frame_features[t][-1], long_memory, short_memory, self_pos=pos_emb)
+            logits = decode(propagation, t)
+            losses.append(frame_loss(logits, t))
+            if t == length - 1:
+                break
+            if use_own_predictions:
+                upsampled = F.interpolate(logits, size=labels.shape[-2:], mode="bilinear", align_corners=True)
+                id_emb = id_embedding(upsampled.argmax(dim=1), detach=True)
+            else:
+                id_emb = id_embedding(labels[:, t], detach=False)
+            long_entries, short_memory = self.model.memory_entries(propagation, id_emb)
+            if t - last_long >= self.long_term_gap:
+                bank.append(t, long_entries)
+                last_long = t
+        prediction_loss = torch.stack(losses).mean()
+        return SequenceLoss(aux_weight * aux_loss + prediction_loss, aux_loss.detach(), prediction_loss.detach())
+
+
+def _one_hot_with_ignore(label: torch.Tensor, max_obj: int, permutation: torch.Tensor,
+                         use_ignore: bool = True) -> torch.Tensor:
+    """(B, H, W) ids -> (B, max_obj + 2, H, W): shuffled one-hot ids, then the ignore channel."""
+    ids = torch.arange(max_obj + 1, device=label.device).view(1, -1, 1, 1)
+    one_hot = (label[:, None] == ids).float()
+    ignore = (label[:, None] == IGNORE_ID).float() if use_ignore else torch.zeros_like(one_hot[:, :1])
+    one_hot[:, :1] *= 1 - ignore
+    one_hot = torch.einsum("bohw,bot->bthw", one_hot, permutation)
+    return torch.cat([one_hot, ignore], dim=1)
