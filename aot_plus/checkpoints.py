@@ -57,7 +57,10 @@ def read_state_dict(path: str | Path, map_location: str | torch.device = "cpu") 
         raise FileNotFoundError(f"{path}: checkpoint not found")
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, OSError) as exc:
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(f"{path}: refused by the safe loader (weights_only=True): it holds Python objects "
+                              f"beyond tensors, or is corrupt: {str(exc).splitlines()[0]}") from None
+    except (zipfile.BadZipFile, EOFError, RuntimeError, OSError) as exc:
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint (truncated or corrupt?): "
                               f"{str(exc).splitlines()[0]}") from None
     if isinstance(obj, dict):
@@ -106,8 +109,8 @@ def load_checkpoint(model: nn.Module, path: str | Path, allow_partial: bool = Fa
             report.unexpected.append(key)
         elif value.shape == target.shape:
             merged[key] = value
-        elif value.dim() >= 3 and value.shape[0] == target.shape[0] and value.shape[1] == target.shape[1] - 1 \
-                and value.shape[2:] == target.shape[2:]:
+        elif key == ID_BANK_KEY and pre_rmem and value.shape[2:] == target.shape[2:] \
+                and value.shape[0] == target.shape[0]:
             adapted = target.clone()
             adapted[:, :-1] = value
             merged[key] = adapted

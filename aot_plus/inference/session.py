@@ -13,7 +13,9 @@ memory; the policy then decides what to evict (see ``aot_plus.memory``).
 """
 from __future__ import annotations
 
+import functools
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,18 +29,40 @@ from .objects import IGNORE_ID, ObjectIds, group_label
 from .preprocess import TEST_MAX_SIZE, check_image, preprocess_image
 
 
-@dataclass
 class Prediction:
-    """Output of ``InferenceSession.predict``.
+    """Output of ``InferenceSession.predict``; tensors stay on the model's device.
 
     ``logits``: decoder logits at stride 4 before upsampling, (groups, max_objects + 1, h, w).
     ``probs``: probabilities over object indices at the original frame size, (1, C, H, W).
-    ``label``: (H, W) uint8 argmax of ``probs``, in object indices (``session.object_ids`` maps them).
+    ``label``: (H, W) uint8 numpy argmax of ``probs``, in object indices (``session.object_ids`` maps
+    them); copied to the host on first access, so a loop that never reads it never waits for the device.
     """
 
-    logits: torch.Tensor
-    probs: torch.Tensor
-    label: np.ndarray
+    def __init__(self, logits: torch.Tensor, probs: torch.Tensor):
+        self.logits = logits
+        self.probs = probs
+        self.label_tensor = probs.argmax(dim=1)[0].to(torch.uint8)
+        self._label: np.ndarray | None = None
+
+    @property
+    def label(self) -> np.ndarray:
+        if self._label is None:
+            self._label = self.label_tensor.cpu().numpy()
+        return self._label
+
+
+_AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def _inference(method):
+    """Runs a session method without autograd and under the session's autocast precision."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        dtype = _AUTOCAST_DTYPES[self.precision]
+        autocast = torch.autocast(self.device.type, dtype=dtype) if dtype is not None else nullcontext()
+        with torch.inference_mode(), autocast:
+            return method(self, *args, **kwargs)
+    return wrapper
 
 
 @dataclass
@@ -65,9 +89,14 @@ class InferenceSession:
     """Semi-supervised VOS on one video with a given memory policy. Device follows the model."""
 
     def __init__(self, model: AOT, memory: str = "restricted", long_term_gap: int = 5,
-                 memory_options: dict[str, Any] | None = None, max_size: float = TEST_MAX_SIZE):
+                 memory_options: dict[str, Any] | None = None, max_size: float = TEST_MAX_SIZE,
+                 precision: str = "fp32"):
+        """``precision``: "fp32" (the official numerics), or "bf16"/"fp16" autocast for speed on a GPU."""
         if long_term_gap < 1:
             raise ValueError(f"long_term_gap must be >= 1, got {long_term_gap}")
+        if precision not in _AUTOCAST_DTYPES:
+            raise ValueError(f"precision must be one of {sorted(_AUTOCAST_DTYPES)}, got {precision!r}")
+        self.precision = precision
         self.model = model.eval()
         self.memory = memory
         self.long_term_gap = long_term_gap
@@ -118,7 +147,7 @@ class InferenceSession:
         """Object indices -> original mask ids (the official write-back)."""
         return self.objects.to_ids(label)
 
-    @torch.inference_mode()
+    @_inference
     def add_reference(self, image: np.ndarray, mask: np.ndarray) -> None:
         """Registers the objects of ``mask`` (H, W uint8 ids; 255 in a reference is tracked as an object).
 
@@ -138,7 +167,7 @@ class InferenceSession:
         self.update(label, force_long_term=True)
         self._add_groups_for_new_objects(self._label_tensor(label))
 
-    @torch.inference_mode()
+    @_inference
     def predict(self, image: np.ndarray) -> Prediction:
         """Segments the next frame with the current memories (does not change them)."""
         if self._frame is None:
@@ -154,19 +183,19 @@ class InferenceSession:
             group.pending_logits = self.model.decode(group.pending, frame.features)
             logits.append(group.pending_logits)
         self._frame = frame
-        probs = self._merge_probabilities(logits, frame.original_size)
-        label = probs.argmax(dim=1)[0].to(torch.uint8)
-        return Prediction(torch.cat(logits), probs, label.cpu().numpy())
+        logits = [x.float() for x in logits]
+        return Prediction(torch.cat(logits), self._merge_probabilities(logits, frame.original_size))
 
-    @torch.inference_mode()
+    @_inference
     def update(self, label: np.ndarray | torch.Tensor, force_long_term: bool = False) -> None:
         """Writes the last predicted frame into memory, with ``label`` (H, W object indices, 255 = ignore)."""
         if self._frame is None or self._groups[0].pending is None:
             raise RuntimeError("update needs a predicted frame: call predict (or step) first")
         label = self._label_tensor(label)
         write_long = force_long_term or self._memory_write_due(self._frame.index)
+        num_groups = self._groups_needed()
         for g, group in enumerate(self._groups):
-            id_emb = self._id_embedding(group_label(label, g, len(self._groups), self.model.cfg.max_objects))
+            id_emb = self._id_embedding(group_label(label, g, num_groups, self.model.cfg.max_objects))
             long_entries, group.short_term = self.model.memory_entries(group.pending, id_emb)
             if write_long:
                 attention, foreground = self._eviction_inputs(group)
@@ -178,7 +207,7 @@ class InferenceSession:
     def step(self, image: np.ndarray) -> Prediction:
         """Predicts the next frame and writes it into memory with its own prediction."""
         out = self.predict(image)
-        self.update(out.label)
+        self.update(out.label_tensor)
         return out
 
     # ------------------------------------------------------------------------------------ internals
@@ -195,7 +224,7 @@ class InferenceSession:
 
     def _add_groups_for_new_objects(self, label: torch.Tensor) -> None:
         """Creates the groups that new objects need and starts them on the current frame with ``label``."""
-        needed = max(math.ceil(self.objects.num_objects / self.model.cfg.max_objects), 1)
+        needed = self._groups_needed()
         frame = self._frame
         while len(self._groups) < needed:
             g = len(self._groups)
@@ -206,9 +235,12 @@ class InferenceSession:
             group.long_term.reset(frame.index, long_entries)
             self._groups.append(group)
 
+    def _groups_needed(self) -> int:
+        return max(math.ceil(self.objects.num_objects / self.model.cfg.max_objects), 1)
+
     def _encode(self, image: np.ndarray, index: int) -> _Frame:
         check_image(image)
-        x = preprocess_image(image, self.max_size).to(self.device)
+        x = preprocess_image(image, self.max_size, self.device)
         frame = _Frame(index, tuple(x.shape[-2:]), tuple(image.shape[:2]))
         frame.features = self.model.encode_image(x)
         if self._frame is not None and frame.input_size != self._frame.input_size:

@@ -1,6 +1,7 @@
 """AOT-family models built from ``configs/models/*.yaml``."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,10 @@ def build_model(name: str | Path | ModelConfig, **overrides: Any) -> AOT:
 
     Keyword overrides replace config fields, e.g. ``build_model("r50_aotl", temporal_pe=False)``.
     """
-    cfg = name if isinstance(name, ModelConfig) else load_model_config(name, **overrides)
+    if isinstance(name, ModelConfig):
+        cfg = replace(name, **overrides)
+    else:
+        cfg = load_model_config(name, **overrides)
     return DeAOT(cfg) if cfg.family == "deaot" else AOT(cfg)
 
 
