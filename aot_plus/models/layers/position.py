@@ -47,6 +47,7 @@ def temporal_slot_indices(num_memories: int, num_slots: int = 4) -> list[int]:
 
 def temporal_key_embedding(mem_pos_emb: torch.Tensor, num_memories: int) -> torch.Tensor:
     """Per-entry temporal embedding added to the long-term keys, shape (T, C)."""
-    index = torch.tensor(temporal_slot_indices(num_memories, mem_pos_emb.shape[0]),
-                         device=mem_pos_emb.device)
-    return mem_pos_emb.index_select(0, index)
+    slots = temporal_slot_indices(num_memories, mem_pos_emb.shape[0])
+    # Slots are non-decreasing: repeat each one, without an index tensor (no host-to-device copy).
+    counts = [slots.count(i) for i in range(mem_pos_emb.shape[0])]
+    return torch.cat([mem_pos_emb[i:i + 1].expand(n, -1) for i, n in enumerate(counts) if n])
