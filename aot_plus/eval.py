@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 import torch
 import torch.distributed as dist
 from tqdm import tqdm
@@ -46,6 +47,7 @@ from evaluation.palette import save_index_png
 from .checkpoints import CheckpointError, load_checkpoint
 from .data.vost_eval import DatasetError, EvalSequence, load_eval_sequences, long_term_gap, read_image, read_mask
 from .inference import InferenceSession
+from .memory import build_memory_policy
 from .models import AOT, build_model
 
 logger = logging.getLogger(__name__)
@@ -105,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, help="results folder (default: results/<model>_<memory>/<split>)")
     parser.add_argument("--memory", choices=MEMORY_POLICIES, default="restricted",
                         help="long-term memory policy (default: restricted, the RMem bank of 1 + 8 frames)")
+    parser.add_argument("--memory-config", type=Path, metavar="YAML",
+                        help="options of the memory policy, e.g. configs/memory/restricted_may2024.yaml")
+    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
+                        help="fp32 (official numerics) or autocast bf16/fp16 for speed on a GPU")
     parser.add_argument("--long-term-gap", type=_positive_int,
                         help="frames between long-term memory writes (default: max(round(N/30), 5) per sequence)")
     parser.add_argument("--no-temporal-pe", action="store_true",
@@ -321,6 +327,8 @@ class RunOptions:
     memory: str
     long_term_gap: int | None
     overwrite: bool
+    memory_options: dict[str, Any] = field(default_factory=dict)
+    precision: str = "fp32"
 
 
 def segment_sequences(model: AOT, sequences: Sequence[EvalSequence], options: RunOptions,
@@ -339,7 +347,8 @@ def segment_sequences(model: AOT, sequences: Sequence[EvalSequence], options: Ru
         for sequence in todo:
             gap = options.long_term_gap or long_term_gap(len(sequence))
             progress.set_postfix_str(sequence.name)
-            session = InferenceSession(model, memory=options.memory, long_term_gap=gap)
+            session = InferenceSession(model, memory=options.memory, long_term_gap=gap,
+                                       memory_options=options.memory_options, precision=options.precision)
             report = segment_sequence(session, sequence, options.out_dir, writer, progress)
             logger.info("%s: %d frames, long-term gap %d, %.2f FPS, %s", report.name, report.frames,
                         report.long_term_gap, report.fps, report.peak_memory)
@@ -415,8 +424,25 @@ def segment_on_this_rank(args: argparse.Namespace, ranks: Ranks, device: torch.d
     check_dataset_root(args.data_root)
     sequences = load_eval_sequences(args.data_root, args.split, args.sequences)
     model = load_model(args.model, None if args.random_init else args.ckpt, not args.no_temporal_pe, device)
-    options = RunOptions(out_dir, args.memory, args.long_term_gap, args.overwrite)
+    options = RunOptions(out_dir, args.memory, args.long_term_gap, args.overwrite,
+                         read_memory_config(args.memory_config, args.memory), args.precision)
     return segment_sequences(model, sequences[ranks.rank::ranks.world_size], options, ranks)
+
+
+def read_memory_config(path: Path | None, memory: str) -> dict[str, Any]:
+    """Options of the ``memory`` policy from a YAML mapping (empty without a file), validated."""
+    if path is None:
+        return {}
+    if not path.is_file():
+        raise EvalError(f"{path}: memory config not found")
+    options = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(options, dict):
+        raise EvalError(f"{path}: expected a mapping of memory options, got {type(options).__name__}")
+    try:
+        build_memory_policy(memory, **options)
+    except ValueError as exc:
+        raise EvalError(f"{path}: {exc}") from None
+    return options
 
 
 def summarise(reports: Sequence[SequenceReport], skipped: int, out_dir: Path) -> None:

@@ -82,7 +82,8 @@ class _Frame:
     index: int
     input_size: tuple[int, int]
     original_size: tuple[int, int]
-    features: list[torch.Tensor] = field(default_factory=list)
+    token_size: tuple[int, int] = (0, 0)
+    features: list[torch.Tensor] = field(default_factory=list)   # dropped once the frame is decoded
 
 
 class InferenceSession:
@@ -162,10 +163,11 @@ class InferenceSession:
             return
         self._check_no_pending()
         self.objects.register(mask)
-        prediction = self.predict(image)
-        label = np.where(mask != 0, self.objects.to_indices(mask), prediction.label)
-        self.update(label, force_long_term=True)
-        self._add_groups_for_new_objects(self._label_tensor(label))
+        prediction = self._predict(image, write_due=True)
+        label = self._label_tensor(np.where(mask != 0, self.objects.to_indices(mask), prediction.label))
+        self._write_memories(label, force_long_term=True)
+        self._add_groups_for_new_objects(label)
+        self._frame.features = []
 
     @_inference
     def predict(self, image: np.ndarray) -> Prediction:
@@ -173,8 +175,12 @@ class InferenceSession:
         if self._frame is None:
             raise RuntimeError("call add_reference with the first frame and its mask before predict")
         self._check_no_pending()
+        return self._predict(image, self._memory_write_due(self._frame.index + 1))
+
+    def _predict(self, image: np.ndarray, write_due: bool) -> Prediction:
         frame = self._encode(image, self._frame.index + 1)
-        record = self._memory_write_due(frame.index) and self._policy_needs_attention()
+        # The eviction score needs this frame's attention over the memory, if it will be written.
+        record = write_due and self._policy_needs_attention()
         logits = []
         for group in self._groups:
             long_memories = [group.long_term.layer(i) for i in range(self.model.cfg.num_layers)]
@@ -187,11 +193,14 @@ class InferenceSession:
         return Prediction(torch.cat(logits), self._merge_probabilities(logits, frame.original_size))
 
     @_inference
-    def update(self, label: np.ndarray | torch.Tensor, force_long_term: bool = False) -> None:
+    def update(self, label: np.ndarray | torch.Tensor) -> None:
         """Writes the last predicted frame into memory, with ``label`` (H, W object indices, 255 = ignore)."""
         if self._frame is None or self._groups[0].pending is None:
             raise RuntimeError("update needs a predicted frame: call predict (or step) first")
-        label = self._label_tensor(label)
+        self._write_memories(self._label_tensor(label))
+        self._frame.features = []
+
+    def _write_memories(self, label: torch.Tensor, force_long_term: bool = False) -> None:
         write_long = force_long_term or self._memory_write_due(self._frame.index)
         num_groups = self._groups_needed()
         for g, group in enumerate(self._groups):
@@ -215,12 +224,12 @@ class InferenceSession:
         self.objects.register(mask)
         frame = self._encode(image, 0)
         self._frame = frame
-        size_2d = tuple(frame.features[-1].shape[-2:])
         if self.model.family == "aot":
-            self._pos_emb = self.model.position_embedding(size_2d, 1, self.device)
+            self._pos_emb = self.model.position_embedding(frame.token_size, 1, self.device)
         self._groups = []
         self._add_groups_for_new_objects(self._label_tensor(self.objects.to_indices(mask)))
         self._last_long_term_frame = 0
+        frame.features = []
 
     def _add_groups_for_new_objects(self, label: torch.Tensor) -> None:
         """Creates the groups that new objects need and starts them on the current frame with ``label``."""
@@ -243,6 +252,7 @@ class InferenceSession:
         x = preprocess_image(image, self.max_size, self.device)
         frame = _Frame(index, tuple(x.shape[-2:]), tuple(image.shape[:2]))
         frame.features = self.model.encode_image(x)
+        frame.token_size = tuple(frame.features[-1].shape[-2:])
         if self._frame is not None and frame.input_size != self._frame.input_size:
             raise ValueError(f"frame {index} is {image.shape[1]}x{image.shape[0]}, but the video started at "
                              f"{self._frame.original_size[1]}x{self._frame.original_size[0]}")
@@ -257,7 +267,7 @@ class InferenceSession:
     def _eviction_inputs(self, group: _GroupState) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         if not group.long_term.policy.needs_attention or group.pending.attention_mass is None:
             return None, None
-        logits = F.interpolate(group.pending_logits, size=self._frame.features[-1].shape[-2:],
+        logits = F.interpolate(group.pending_logits, size=self._frame.token_size,
                                mode="bilinear", align_corners=True)
         foreground = 1 - torch.softmax(logits, dim=1)[0, 0].flatten()
         return group.pending.attention_mass[0], foreground

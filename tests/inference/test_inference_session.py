@@ -275,3 +275,16 @@ def test_later_reference_beyond_ten_objects_shows_the_new_object_as_background_t
     session.add_reference(frames[2], eleventh)
     assert 11 not in seen[0]                 # group 0's memory write: object 11 belongs to group 1
     assert seen[1] == [0, 1]                 # group 1's reference: its first object, renumbered to 1
+
+
+def test_later_reference_with_restricted_memory_scores_the_forced_write(any_model):
+    frames = video(12, 6)
+    session = InferenceSession(any_model, memory="restricted", long_term_gap=5)
+    session.add_reference(frames[0], square_mask(1))
+    session.step(frames[1])
+    new_object = np.zeros((HEIGHT, WIDTH), np.uint8)
+    new_object[35:45, 40:60] = 2
+    session.add_reference(frames[2], new_object)   # not a gap frame: the write is forced
+    assert session.memory_frames == [0, 2] and session.object_ids == [0, 1, 2]
+    out = session.step(frames[3])
+    assert out.probs.shape[1] == 11

@@ -36,12 +36,15 @@ def memory_attention_mass(q: torch.Tensor, k: torch.Tensor, num_frames: int) -> 
     ``q`` (B, H, L, D) and ``k`` (B, H, T*HW, D) with keys laid out frame-major. Returns (B, L, T);
     each row sums to one.
     """
-    batch, heads, num_keys, _ = k.shape
+    batch, heads, num_keys, head_dim = k.shape
     tokens = num_keys // num_frames
     frame_of_key = torch.arange(num_frames, device=k.device).repeat_interleave(tokens)
-    indicator = F.one_hot(frame_of_key, num_frames).to(q.dtype)
-    indicator = indicator.expand(batch, heads, num_keys, num_frames)
-    return F.scaled_dot_product_attention(q, k, indicator).mean(dim=1)
+    # Zero columns up to the key width let SDPA use its fused kernels instead of materialising the
+    # (queries x keys) attention matrix.
+    width = max(num_frames, head_dim)
+    indicator = F.one_hot(frame_of_key, width).to(q.dtype)
+    indicator = indicator.expand(batch, heads, num_keys, width)
+    return F.scaled_dot_product_attention(q, k, indicator)[..., :num_frames].mean(dim=1)
 
 
 class MultiheadAttention(nn.Module):
