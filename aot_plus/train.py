@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
                        encoder_init=args.encoder_init, resume=args.resume, amp=args.amp, device=args.device,
                        temporal_pe=not args.no_temporal_pe)
         final = Trainer(cfg, run).train()
-    except (CheckpointError, FileNotFoundError, FileExistsError, ValueError) as exc:
+    except (CheckpointError, OSError, ValueError) as exc:   # bad input: files, dataset, config
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"final EMA checkpoint: {final}")

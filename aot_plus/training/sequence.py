@@ -70,9 +70,9 @@ class SequenceTrainingStep(nn.Module):
             _one_hot_with_ignore(labels[:, 0], max_obj, permutation, use_ignore=False))
         if use_own_predictions:
             reference_id = reference_id.detach()   # the ID bank is frozen once sequential training starts
+        reference = self.model.propagate(frame_features[0][-1], None, None, id_emb=reference_id, self_pos=pos_emb)
+        # Only the aux loss may go without gradients: the memories below are built from `reference`.
         with torch.set_grad_enabled(torch.is_grad_enabled() and aux_weight > 0):
-            reference = self.model.propagate(frame_features[0][-1], None, None, id_emb=reference_id,
-                                             self_pos=pos_emb)
             aux_loss = frame_loss(decode(reference, 0), 0).mean()
         long_entries, short_memory = self.model.memory_entries(reference, reference_id)
         bank = LongTermMemory(FifoPolicy(*self.memory_capacity))

@@ -11,7 +11,7 @@ import logging
 import os
 import re
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
-from ..checkpoints import CheckpointError, load_checkpoint, read_state_dict, save_atomic
+from ..checkpoints import CheckpointError, LoadReport, load_checkpoint, read_state_dict, save_atomic
 from ..data.vost_train import VOSTTrainClips
 from ..models import AOT, build_model
 from .config import TrainConfig
@@ -39,6 +39,8 @@ from .sequence import SequenceTrainingStep
 log = logging.getLogger(__name__)
 CHECKPOINT_PATTERN = re.compile(r"save_step_(\d+)\.pth$")
 LOG_FIELDS = ["step", "loss", "aux_loss", "prediction_loss", "lr", "seconds"]
+CHECKED_PARTS = ("encoder", "LSTT", "decoder")
+"""Parts of the model that an ``--init`` checkpoint must mostly supply."""
 
 
 @dataclass
@@ -113,14 +115,32 @@ def load_imagenet_encoder(model: AOT, path: Path) -> None:
                               f"missing {missing[:5]}, unexpected {unexpected[:5]}")
 
 
+def _unfit_parts(model: AOT, report: LoadReport) -> list[str]:
+    """The main parts of the model of which a checkpoint supplies less than half of the tensors.
+
+    Judged per part, because the encoder alone holds most of the keys: a DeAOT file matches an AOT
+    model's whole encoder but hardly any of its propagation layers. An original AOT file, which lacks
+    the AOT+ memory projections, still fits most of them.
+    """
+    unfit = set(report.missing) | {entry.split(" ")[0] for entry in report.mismatched}
+    keys = list(model.state_dict())
+    parts = []
+    for part in CHECKED_PARTS:
+        part_keys = [k for k in keys if k.startswith(part + ".")]
+        if part_keys and sum(k in unfit for k in part_keys) > len(part_keys) / 2:
+            parts.append(part)
+    return parts
+
+
 def initialise(model: AOT, run: TrainRun) -> None:
     """Full-model init (official lenient loading), or encoder-only ImageNet init, or nothing (scratch)."""
     if run.init is not None:
         report = load_checkpoint(model, run.init, allow_partial=True)
-        matched = 1 - len(report.missing) / len(model.state_dict())
-        if matched < 0.5:
-            raise CheckpointError(f"{run.init}: only {matched:.0%} of the {run.model} weights are in this file; "
-                                  f"is it a checkpoint of another model? ({report.summary()})")
+        unfit = _unfit_parts(model, report)
+        if unfit:
+            raise CheckpointError(f"{run.init}: most {' and '.join(unfit)} weights of the {run.model} model are "
+                                  f"missing from this file or have other shapes; is it a checkpoint of another "
+                                  f"model? ({report.summary()})")
         log.info("initialised from %s (%s)", run.init, report.summary())
     elif run.encoder_init is not None:
         load_imagenet_encoder(model, run.encoder_init)
@@ -134,7 +154,7 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, run: TrainRun):
         self.cfg, self.run = cfg, run
-        self.dist = _init_distributed()
+        self.dist = _init_distributed(run.device)
         self.device = _pick_device(run.device, self.dist)
         if cfg.batch_size % self.dist.world_size:
             raise ValueError(f"batch_size {cfg.batch_size} is not divisible by {self.dist.world_size} processes")
@@ -143,6 +163,7 @@ class Trainer:
         self.ema_dir = run.out_dir / "ema_ckpt"
         self._check_out_dir()
 
+        torch.manual_seed(cfg.seed)   # the weights that no checkpoint sets are drawn from the seed
         self.model = build_model(run.model, temporal_pe=run.temporal_pe)
         initialise(self.model, run)
         self.model.to(self.device).train()
@@ -267,7 +288,8 @@ class Trainer:
         run = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(self.run).items()}
         text = yaml.safe_dump({"run": run, "train": self.cfg.to_dict(), "model": vars(self.model.cfg)},
                               sort_keys=False)
-        (self.run.out_dir / "config.yaml").write_text(text)
+        with _atomic_text(self.run.out_dir / "config.yaml") as f:
+            f.write(text)
 
     def _log_writer(self):
         return _LogFiles(self.run.out_dir, self.start_step, self.dist.is_main)
@@ -287,12 +309,14 @@ class _LogFiles:
         if self.path.is_file():
             with self.path.open() as f:
                 kept = [row for row in csv.DictReader(f) if int(row["step"]) < self.start_step]
-        self.file = self.path.open("w", newline="")
-        writer = csv.DictWriter(self.file, fieldnames=LOG_FIELDS)
-        writer.writeheader()
-        writer.writerows(kept)
+        # Rows past the resumed checkpoint are dropped: a rewrite under a temp name, so a crash keeps the old log.
+        with _atomic_text(self.path) as f:
+            writer = csv.DictWriter(f, fieldnames=LOG_FIELDS)
+            writer.writeheader()
+            writer.writerows(kept)
+        self.file = self.path.open("a", newline="")
         self.tensorboard = _tensorboard(self.out_dir)
-        return writer, self.tensorboard
+        return _FlushingWriter(self.file), self.tensorboard
 
     def __exit__(self, *exc):
         if self.enabled:
@@ -301,9 +325,34 @@ class _LogFiles:
                 self.tensorboard.close()
 
 
+class _FlushingWriter:
+    """Writes each row through at once, so a killed run's log holds every step it finished."""
+
+    def __init__(self, file):
+        self.file = file
+        self.writer = csv.DictWriter(file, fieldnames=LOG_FIELDS)
+
+    def writerow(self, row: dict) -> None:
+        self.writer.writerow(row)
+        self.file.flush()
+
+
 class _NullWriter:
     def writerow(self, row: dict) -> None:
         pass
+
+
+@contextmanager
+def _atomic_text(path: Path):
+    """A text file opened for writing under a temp name, renamed to ``path`` when the block succeeds."""
+    tmp = path.with_name(f".{path.name}.tmp")   # only rank 0 writes, so one fixed name is enough
+    try:
+        with tmp.open("w", newline="") as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _tensorboard(out_dir: Path):
@@ -314,12 +363,13 @@ def _tensorboard(out_dir: Path):
     return SummaryWriter(str(out_dir / "tensorboard"))
 
 
-def _init_distributed() -> _Distributed:
+def _init_distributed(requested_device: str | None) -> _Distributed:
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size == 1:
         return _Distributed()
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        on_cpu = requested_device == "cpu" or not torch.cuda.is_available()
+        dist.init_process_group("gloo" if on_cpu else "nccl")
     return _Distributed(dist.get_rank(), world_size, int(os.environ.get("LOCAL_RANK", "0")))
 
 

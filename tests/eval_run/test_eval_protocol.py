@@ -139,3 +139,20 @@ def test_score_results_writes_csvs_and_reports_j_tr_and_j(dataset, val_sequences
     assert all(path.is_file() for path in scores.csv_paths)
     assert scores.headline() == (f"J_tr / J = {100 * expected_j_tr:.1f} / {100 * expected_j:.1f}  "
                                  f"(J_last-Mean {scores.j_tr!r}, J-Mean {scores.j!r})")
+
+
+def test_memory_config_reaches_the_policy_and_bad_options_are_refused(dataset, val_sequences, checkpoint, tmp_path,
+                                                                      one_thread, capsys):
+    config = tmp_path / "fifo.yaml"
+    config.write_text("first_frames: 1\nrecent_frames: 2\n")
+    out, log_path = tmp_path / "results", tmp_path / "memory.json"
+    assert main(["--model", MODEL, "--ckpt", str(checkpoint), "--data-root", str(dataset), "--out", str(out),
+                 "--device", "cpu", "--memory", "fifo", "--memory-config", str(config), "--long-term-gap", "1",
+                 "--sequences", val_sequences[0], "--memory-log", str(log_path)]) == 0
+    frames_log = json.loads(log_path.read_text())["sequences"][val_sequences[0]]["frames"]
+    assert [f["memory"] for f in frames_log][-1] == [0, len(frames_log) - 2, len(frames_log) - 1]
+
+    config.write_text("recent_frame: 2\n")
+    assert main(["--model", MODEL, "--ckpt", str(checkpoint), "--data-root", str(dataset), "--out", str(out),
+                 "--memory", "fifo", "--memory-config", str(config)]) == 1
+    assert f"{config}: unknown option" in capsys.readouterr().err
