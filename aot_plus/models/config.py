@@ -1,13 +1,11 @@
 """Model configuration: a dataclass filled from ``configs/models/<name>.yaml``."""
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "models"
+from ..yaml_config import config_names, read_config
 
 
 @dataclass(frozen=True)
@@ -45,22 +43,11 @@ class ModelConfig:
 
 def available_models() -> list[str]:
     """Names of the model configs shipped in ``configs/models``."""
-    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+    return config_names("models")
 
 
 def load_model_config(name_or_path: str | Path, **overrides: Any) -> ModelConfig:
     """Config by name (a file in ``configs/models``) or by path to a YAML file, with keyword overrides."""
-    path = Path(name_or_path)
-    if path.suffix not in (".yaml", ".yml"):
-        path = CONFIG_DIR / f"{name_or_path}.yaml"
-        if not path.is_file():
-            raise ValueError(f"unknown model {str(name_or_path)!r}; available: {', '.join(available_models())}")
-    elif not path.is_file():
-        raise FileNotFoundError(f"{path}: model config not found")
-    values = yaml.safe_load(path.read_text()) or {}
-    known = {f.name for f in fields(ModelConfig)}
-    unknown = sorted(set(values) - known) + sorted(set(overrides) - known)
-    if unknown:
-        raise ValueError(f"{path}: unknown model config keys {unknown}")
+    path, values = read_config(ModelConfig, "models", "model", name_or_path, **overrides)
     values.setdefault("name", path.stem)
-    return replace(ModelConfig(**values), **overrides)
+    return ModelConfig(**values)

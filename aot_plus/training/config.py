@@ -1,13 +1,11 @@
 """Training configuration: a dataclass filled from ``configs/stages/<stage>.yaml`` and the command line."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-STAGE_DIR = Path(__file__).resolve().parents[2] / "configs" / "stages"
+from ..yaml_config import read_config
 
 
 @dataclass(frozen=True)
@@ -47,18 +45,5 @@ class TrainConfig:
 
 def load_train_config(stage: str | Path, **overrides: Any) -> TrainConfig:
     """Stage by name (a file in ``configs/stages``) or YAML path; ``None`` overrides are ignored."""
-    path = Path(stage)
-    if path.suffix not in (".yaml", ".yml"):
-        path = STAGE_DIR / f"{stage}.yaml"
-        if not path.is_file():
-            names = ", ".join(sorted(p.stem for p in STAGE_DIR.glob("*.yaml")))
-            raise ValueError(f"unknown training stage {str(stage)!r}; available: {names}")
-    elif not path.is_file():
-        raise FileNotFoundError(f"{path}: training config not found")
-    values = yaml.safe_load(path.read_text()) or {}
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    known = {f.name for f in fields(TrainConfig)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ValueError(f"{path}: unknown training config keys {unknown}")
-    return replace(TrainConfig(), **values)
+    _, values = read_config(TrainConfig, "stages", "training stage", stage, **{k: v for k, v in overrides.items() if v is not None})
+    return TrainConfig(**values)
