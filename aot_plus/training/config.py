@@ -27,6 +27,7 @@ class TrainConfig:
     weight_decay: float = 0.07
     clip_grad_norm: float = 5.0
     sequential_start: float = 0.5
+    id_shuffle: bool = True      # random id permutation per sample, so that no id is tied to one object
     save_every: int = 500
     keep_checkpoints: int = 8
     workers: int = 8

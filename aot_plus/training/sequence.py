@@ -31,18 +31,23 @@ class SequenceLoss:
 class SequenceTrainingStep(nn.Module):
     """Wraps the model so that DDP sees one module whose forward returns the loss."""
 
-    def __init__(self, model: AOT, long_term_gap: int = 4, memory_capacity: tuple[int, int] = (1, 8)):
+    def __init__(self, model: AOT, long_term_gap: int = 4, memory_capacity: tuple[int, int] = (1, 8),
+                 id_shuffle: bool = True):
         super().__init__()
         self.model = model
         self.long_term_gap = long_term_gap
         self.memory_capacity = memory_capacity
+        self.id_shuffle = id_shuffle
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor, obj_nums: list[int], k_fraction: float,
                 aux_weight: float, use_own_predictions: bool, generator: torch.Generator) -> SequenceLoss:
         """``images`` (B, L, 3, S, S) normalised, ``labels`` (B, L, S, S) with 255 = ignore."""
         batch, length = images.shape[:2]
         max_obj = self.model.cfg.max_objects
-        permutation = random_id_permutation(batch, max_obj, generator).to(images.device)
+        if self.id_shuffle:
+            permutation = random_id_permutation(batch, max_obj, generator).to(images.device)
+        else:
+            permutation = torch.eye(max_obj + 1, device=images.device).expand(batch, -1, -1)
         features = self.model.encode_image(images.flatten(0, 1))
         frame_features = [[f.view(batch, length, *f.shape[1:])[:, t] for f in features] for t in range(length)]
         pos_emb = None

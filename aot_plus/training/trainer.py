@@ -171,7 +171,7 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(param_groups(self.model, cfg.base_lr, cfg.weight_decay),
                                            lr=cfg.base_lr, weight_decay=cfg.weight_decay)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=run.amp == "fp16")
-        step_module = SequenceTrainingStep(self.model, cfg.long_term_gap)
+        step_module = SequenceTrainingStep(self.model, cfg.long_term_gap, id_shuffle=cfg.id_shuffle)
         self.step_module = step_module if self.dist.world_size == 1 else DistributedDataParallel(
             step_module, device_ids=[self.device.index] if self.device.type == "cuda" else None,
             find_unused_parameters=True)   # linear_KMem is in the checkpoints but never used
