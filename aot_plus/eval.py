@@ -111,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="options of the memory policy, e.g. configs/memory/restricted_may2024.yaml")
     parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
                         help="fp32 (official numerics) or autocast bf16/fp16 for speed on a GPU")
+    parser.add_argument("--mask-unused-objects", action="store_true",
+                        help="never predict object slots that no object uses (the official evaluation does)")
     parser.add_argument("--long-term-gap", type=_positive_int,
                         help="frames between long-term memory writes (default: max(round(N/30), 5) per sequence)")
     parser.add_argument("--no-temporal-pe", action="store_true",
@@ -329,6 +331,7 @@ class RunOptions:
     overwrite: bool
     memory_options: dict[str, Any] = field(default_factory=dict)
     precision: str = "fp32"
+    mask_unused_objects: bool = False
 
 
 def segment_sequences(model: AOT, sequences: Sequence[EvalSequence], options: RunOptions,
@@ -348,7 +351,8 @@ def segment_sequences(model: AOT, sequences: Sequence[EvalSequence], options: Ru
             gap = options.long_term_gap or long_term_gap(len(sequence))
             progress.set_postfix_str(sequence.name)
             session = InferenceSession(model, memory=options.memory, long_term_gap=gap,
-                                       memory_options=options.memory_options, precision=options.precision)
+                                       memory_options=options.memory_options, precision=options.precision,
+                                       mask_unused_objects=options.mask_unused_objects)
             report = segment_sequence(session, sequence, options.out_dir, writer, progress)
             logger.info("%s: %d frames, long-term gap %d, %.2f FPS, %s", report.name, report.frames,
                         report.long_term_gap, report.fps, report.peak_memory)
@@ -425,7 +429,8 @@ def segment_on_this_rank(args: argparse.Namespace, ranks: Ranks, device: torch.d
     sequences = load_eval_sequences(args.data_root, args.split, args.sequences)
     model = load_model(args.model, None if args.random_init else args.ckpt, not args.no_temporal_pe, device)
     options = RunOptions(out_dir, args.memory, args.long_term_gap, args.overwrite,
-                         read_memory_config(args.memory_config, args.memory), args.precision)
+                         read_memory_config(args.memory_config, args.memory), args.precision,
+                         args.mask_unused_objects)
     return segment_sequences(model, sequences[ranks.rank::ranks.world_size], options, ranks)
 
 

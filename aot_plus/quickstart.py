@@ -2,8 +2,9 @@
 
 1. Generate a synthetic VOST-format dataset (``aot_plus.data.synthetic``).
 2. Score the two reference predictors (ground truth, copy-first-frame) with the VOST evaluation.
-3. Train a small AOT model with RMem from scratch on its train split (CPU: a few minutes).
-4. Segment its val split with the restricted memory and score it.
+3. Train a small AOT model with RMem from scratch on its train split (CPU: about 6 minutes).
+4. Segment its val split with the restricted memory (unused object slots masked, see
+   ``configs/stages/quickstart_cpu.yaml``) and score it.
 5. Print J_tr / J of the three side by side (and write ``summary.json``).
 
 Every step reuses what an earlier run already finished, so an interrupted quickstart resumes.
@@ -72,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     checkpoint = _train(args, args.work_dir / "train")
     predictions = args.work_dir / "eval_restricted"
     status = eval_main(["--model", MODEL, "--ckpt", str(checkpoint), "--data-root", str(data_root),
-                        "--out", str(predictions), "--memory", "restricted", "--device", args.device, "--no-score"])
+                        "--out", str(predictions), "--memory", "restricted", "--device", args.device, "--no-score",
+                        "--mask-unused-objects"])
     if status != 0:
         return status
     results[f"{MODEL} + RMem (trained here)"] = score_results(predictions, data_root, "val")

@@ -91,13 +91,19 @@ class InferenceSession:
 
     def __init__(self, model: AOT, memory: str = "restricted", long_term_gap: int = 5,
                  memory_options: dict[str, Any] | None = None, max_size: float = TEST_MAX_SIZE,
-                 precision: str = "fp32"):
-        """``precision``: "fp32" (the official numerics), or "bf16"/"fp16" autocast for speed on a GPU."""
+                 precision: str = "fp32", mask_unused_objects: bool = False):
+        """``precision``: "fp32" (the official numerics), or "bf16"/"fp16" autocast for speed on a GPU.
+
+        ``mask_unused_objects``: give the logits of object slots no object uses -1e10, as the official
+        engine does in training. The official evaluation leaves them unmasked (the default), so a pixel
+        can go to a slot that holds no object and is then written as background.
+        """
         if long_term_gap < 1:
             raise ValueError(f"long_term_gap must be >= 1, got {long_term_gap}")
         if precision not in _AUTOCAST_DTYPES:
             raise ValueError(f"precision must be one of {sorted(_AUTOCAST_DTYPES)}, got {precision!r}")
         self.precision = precision
+        self.mask_unused_objects = mask_unused_objects
         self.model = model.eval()
         self.memory = memory
         self.long_term_gap = long_term_gap
@@ -182,11 +188,11 @@ class InferenceSession:
         # The eviction score needs this frame's attention over the memory, if it will be written.
         record = write_due and self._policy_needs_attention()
         logits = []
-        for group in self._groups:
+        for g, group in enumerate(self._groups):
             long_memories = [group.long_term.layer(i) for i in range(self.model.cfg.num_layers)]
             group.pending = self.model.propagate(frame.features[-1], long_memories, group.short_term,
                                                  self_pos=self._pos_emb, record_attention=record)
-            group.pending_logits = self.model.decode(group.pending, frame.features)
+            group.pending_logits = self._mask_unused(self.model.decode(group.pending, frame.features), g)
             logits.append(group.pending_logits)
         self._frame = frame
         logits = [x.float() for x in logits]
@@ -243,6 +249,13 @@ class InferenceSession:
             long_entries, group.short_term = self.model.memory_entries(propagation, id_emb)
             group.long_term.reset(frame.index, long_entries)
             self._groups.append(group)
+
+    def _mask_unused(self, logits: torch.Tensor, group: int) -> torch.Tensor:
+        if not self.mask_unused_objects:
+            return logits
+        used = min(self.objects.num_objects - group * self.model.cfg.max_objects, self.model.cfg.max_objects)
+        fill = -1e10 if logits.dtype == torch.float32 else -1e4
+        return torch.cat([logits[:, :used + 1], torch.full_like(logits[:, used + 1:], fill)], dim=1)
 
     def _groups_needed(self) -> int:
         return max(math.ceil(self.objects.num_objects / self.model.cfg.max_objects), 1)

@@ -288,3 +288,21 @@ def test_later_reference_with_restricted_memory_scores_the_forced_write(any_mode
     assert session.memory_frames == [0, 2] and session.object_ids == [0, 1, 2]
     out = session.step(frames[3])
     assert out.probs.shape[1] == 11
+
+
+def test_masking_unused_objects_keeps_labels_within_the_objects(aot_model):
+    frames = video(13, 4)
+    plain = InferenceSession(aot_model, memory="restricted", long_term_gap=2)
+    masked = InferenceSession(aot_model, memory="restricted", long_term_gap=2, mask_unused_objects=True)
+    for session in (plain, masked):
+        session.add_reference(frames[0], stripes_mask([3, 7]))
+    first_plain, first_masked = plain.step(frames[1]), masked.step(frames[1])
+    # Same memories so far: the used slots are untouched, the others get -1e10.
+    assert torch.equal(first_masked.logits[:, :3], first_plain.logits[:, :3])
+    assert torch.all(first_masked.logits[:, 3:] == -1e10)
+    # Random weights put pixels on unused slots; masked, every pixel goes to background or an object.
+    assert (first_plain.label > 2).any()
+    for frame in frames[2:]:
+        out = masked.step(frame)
+        assert set(np.unique(out.label).tolist()) <= {0, 1, 2}
+        assert torch.all(out.probs[:, 3:] == 0)
