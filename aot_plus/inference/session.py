@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from ..memory import LongTermMemory, build_memory_policy
 from ..models import AOT, Propagation
-from .objects import IGNORE_ID, ObjectIds, group_label
+from .objects import ObjectIds, group_label
 from .preprocess import TEST_MAX_SIZE, check_image, preprocess_image
 
 
@@ -262,13 +262,13 @@ class InferenceSession:
 
     def _encode(self, image: np.ndarray, index: int) -> _Frame:
         check_image(image)
+        if self._frame is not None and tuple(image.shape[:2]) != self._frame.original_size:
+            raise ValueError(f"frame {index} is {image.shape[1]}x{image.shape[0]}, but the video started at "
+                             f"{self._frame.original_size[1]}x{self._frame.original_size[0]}")
         x = preprocess_image(image, self.max_size, self.device)
         frame = _Frame(index, tuple(x.shape[-2:]), tuple(image.shape[:2]))
         frame.features = self.model.encode_image(x)
         frame.token_size = tuple(frame.features[-1].shape[-2:])
-        if self._frame is not None and frame.input_size != self._frame.input_size:
-            raise ValueError(f"frame {index} is {image.shape[1]}x{image.shape[0]}, but the video started at "
-                             f"{self._frame.original_size[1]}x{self._frame.original_size[0]}")
         return frame
 
     def _memory_write_due(self, frame_index: int) -> bool:
@@ -304,12 +304,8 @@ class InferenceSession:
         return F.interpolate(label, size=self._frame.input_size, mode="nearest").long()
 
     def _id_embedding(self, label: torch.Tensor) -> torch.Tensor:
-        """ID embedding of a (1, 1, h, w) label: one-hot ids 0..max_objects, then an ignore channel."""
-        ids = torch.arange(self.model.cfg.max_objects + 1, device=label.device).view(1, -1, 1, 1)
-        one_hot = (label == ids).float()
-        ignore = (label == IGNORE_ID).float()
-        one_hot[:, :1] *= 1 - ignore
-        return self.model.id_embedding(torch.cat([one_hot, ignore], dim=1))
+        """ID embedding of a (1, 1, h, w) label in object indices, 255 = ignore."""
+        return self.model.id_embedding(self.model.one_hot_ids(label))
 
     def _check_mask(self, mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         mask = np.asarray(mask)

@@ -17,6 +17,7 @@ from .layers.aot_block import LongShortTermTransformer
 from .layers.basic import map_to_seq, seq_to_2d
 from .layers.position import sine_position_embedding
 
+IGNORE_ID = 255
 # A list over layers of memory fields (tensors).
 LayerMemories = list[list[torch.Tensor]]
 
@@ -74,6 +75,20 @@ class AOT(nn.Module):
         """Encoder features at strides 4, 8, 16 and the projected stride-16 embedding (B, C, h, w)."""
         features = self.encoder(images)
         return features[:-1] + [self.encoder_projector(features[-1])]
+
+    def one_hot_ids(self, label: torch.Tensor, use_ignore: bool = True) -> torch.Tensor:
+        """(B, 1, H, W) object indices -> (B, id_channels, H, W): one-hot ids 0..max_objects, then ignore.
+
+        Ignore pixels (255) clear the background channel and set the ignore channel; with
+        ``use_ignore=False`` (a reference frame, officially) the ignore channel stays empty.
+        """
+        ids = torch.arange(self.cfg.max_objects + 1, device=label.device).view(1, -1, 1, 1)
+        one_hot = (label == ids).float()
+        if not use_ignore:
+            return torch.cat([one_hot, torch.zeros_like(one_hot[:, :1])], dim=1)
+        ignore = (label == IGNORE_ID).float()
+        one_hot[:, :1] *= 1 - ignore
+        return torch.cat([one_hot, ignore], dim=1)
 
     def id_embedding(self, one_hot: torch.Tensor) -> torch.Tensor:
         """ID embedding (HW, B, C) of a (B, id_channels, H, W) one-hot mask at input resolution."""

@@ -18,7 +18,6 @@ from ..memory import FifoPolicy, LongTermMemory
 from ..models import AOT
 from .losses import vos_loss
 
-IGNORE_ID = 255
 
 
 @dataclass
@@ -54,9 +53,10 @@ class SequenceTrainingStep(nn.Module):
         if self.model.family == "aot":
             pos_emb = self.model.position_embedding(tuple(features[-1].shape[-2:]), batch, images.device)
 
-        def id_embedding(label: torch.Tensor, detach: bool) -> torch.Tensor:
-            emb = self.model.id_embedding(_one_hot_with_ignore(label, max_obj, permutation))
-            return emb.detach() if detach else emb
+        def shuffled_id_embedding(label: torch.Tensor, use_ignore: bool = True) -> torch.Tensor:
+            one_hot = self.model.one_hot_ids(label[:, None], use_ignore)
+            ids = torch.einsum("bohw,bot->bthw", one_hot[:, :-1], permutation)   # the ignore channel stays
+            return self.model.id_embedding(torch.cat([ids, one_hot[:, -1:]], dim=1))
 
         def decode(propagation, t: int) -> torch.Tensor:
             logits = self.model.decode(propagation, frame_features[t])
@@ -71,8 +71,7 @@ class SequenceTrainingStep(nn.Module):
             return vos_loss(upsampled, labels[:, t], obj_nums, k_fraction)
 
         # The reference frame: its ID comes from the ground truth, with an empty ignore channel.
-        reference_id = self.model.id_embedding(
-            _one_hot_with_ignore(labels[:, 0], max_obj, permutation, use_ignore=False))
+        reference_id = shuffled_id_embedding(labels[:, 0], use_ignore=False)
         if use_own_predictions:
             reference_id = reference_id.detach()   # the ID bank is frozen once sequential training starts
         reference = self.model.propagate(frame_features[0][-1], None, None, id_emb=reference_id, self_pos=pos_emb)
@@ -94,23 +93,12 @@ class SequenceTrainingStep(nn.Module):
                 break
             if use_own_predictions:
                 upsampled = F.interpolate(logits, size=labels.shape[-2:], mode="bilinear", align_corners=True)
-                id_emb = id_embedding(upsampled.argmax(dim=1), detach=True)
+                id_emb = shuffled_id_embedding(upsampled.argmax(dim=1)).detach()
             else:
-                id_emb = id_embedding(labels[:, t], detach=False)
+                id_emb = shuffled_id_embedding(labels[:, t])
             long_entries, short_memory = self.model.memory_entries(propagation, id_emb)
             if t - last_long >= self.long_term_gap:
                 bank.append(t, long_entries)
                 last_long = t
         prediction_loss = torch.stack(losses).mean()
         return SequenceLoss(aux_weight * aux_loss + prediction_loss, aux_loss.detach(), prediction_loss.detach())
-
-
-def _one_hot_with_ignore(label: torch.Tensor, max_obj: int, permutation: torch.Tensor,
-                         use_ignore: bool = True) -> torch.Tensor:
-    """(B, H, W) ids -> (B, max_obj + 2, H, W): shuffled one-hot ids, then the ignore channel."""
-    ids = torch.arange(max_obj + 1, device=label.device).view(1, -1, 1, 1)
-    one_hot = (label[:, None] == ids).float()
-    ignore = (label[:, None] == IGNORE_ID).float() if use_ignore else torch.zeros_like(one_hot[:, :1])
-    one_hot[:, :1] *= 1 - ignore
-    one_hot = torch.einsum("bohw,bot->bthw", one_hot, permutation)
-    return torch.cat([one_hot, ignore], dim=1)
