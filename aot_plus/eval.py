@@ -45,6 +45,7 @@ from evaluation import EvaluationError, csv_paths, evaluate, save_tables
 from evaluation.palette import save_index_png
 
 from .checkpoints import CheckpointError, load_checkpoint
+from .distributed import DeviceError, Ranks, resolve_device, start_process_group
 from .data.vost_eval import DatasetError, EvalSequence, load_eval_sequences, long_term_gap, read_image, read_mask
 from .inference import InferenceSession
 from .memory import build_memory_policy
@@ -127,44 +128,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="segment only these sequences of the split (scoring is then skipped)")
     parser.add_argument("--no-score", action="store_true", help="write the masks only")
     return parser
-
-
-@dataclass(frozen=True)
-class Ranks:
-    """This process's place in a ``torchrun`` launch (a single process is rank 0 of 1)."""
-
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-
-    @classmethod
-    def from_env(cls) -> Ranks:
-        return cls(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
-                   int(os.environ.get("LOCAL_RANK", 0)))
-
-    @property
-    def distributed(self) -> bool:
-        return self.world_size > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-def resolve_device(requested: str | None, ranks: Ranks) -> torch.device:
-    """The device asked for; a bare ``cuda`` means this process's local GPU."""
-    device = torch.device(requested or ("cuda" if torch.cuda.is_available() else "cpu"))
-    if device.type != "cuda":
-        return device
-    if not torch.cuda.is_available():
-        raise EvalError(f"--device {requested}: CUDA is not available on this machine; use --device cpu (GPUS=0)")
-    if device.index is None:
-        device = torch.device("cuda", ranks.local_rank)
-    if device.index >= torch.cuda.device_count():
-        raise EvalError(f"{device} asked for, but {torch.cuda.device_count()} GPU(s) are visible; use at most that "
-                        "many processes (GPUS / --nproc_per_node)")
-    torch.cuda.set_device(device)
-    return device
 
 
 # ----------------------------------------------------------------------------------------------- model
@@ -385,12 +348,6 @@ def score_results(results_path: str | Path, dataset_root: str | Path, split: str
 
 
 # ------------------------------------------------------------------------------------ process groups
-def start_process_group(ranks: Ranks, device: torch.device) -> None:
-    backend = "nccl" if device.type == "cuda" else "gloo"
-    dist.init_process_group(backend, rank=ranks.rank, world_size=ranks.world_size, timeout=COLLECTIVE_TIMEOUT,
-                            device_id=device if device.type == "cuda" else None)
-
-
 def any_rank_failed(failed: bool, device: torch.device) -> bool:
     flag = torch.tensor([int(failed)], device=device if device.type == "cuda" else "cpu")
     dist.all_reduce(flag)
@@ -463,7 +420,7 @@ def run(args: argparse.Namespace, ranks: Ranks) -> VostScores | None:
     device = resolve_device(args.device, ranks)
     out_dir = args.out or Path("results") / f"{model_name(args.model)}_{args.memory}" / args.split
     if ranks.distributed:
-        start_process_group(ranks, device)
+        start_process_group(ranks, device, COLLECTIVE_TIMEOUT)
     error: Exception | None = None
     reports: list[SequenceReport] = []
     skipped = 0
@@ -505,7 +462,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format=f"{prefix}%(message)s", stream=sys.stdout)
     try:
         run(args, ranks)
-    except (DatasetError, CheckpointError, EvaluationError, EvalError) as err:
+    except (DatasetError, CheckpointError, EvaluationError, EvalError, DeviceError) as err:
         print(f"{prefix}error: {err}", file=sys.stderr, flush=True)
         return 1
     finally:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from .checkpoints import CheckpointError
+from .distributed import DeviceError
 from .training.config import load_train_config
 from .training.trainer import Trainer, TrainRun
 
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
                        encoder_init=args.encoder_init, resume=args.resume, amp=args.amp, device=args.device,
                        temporal_pe=not args.no_temporal_pe)
         final = Trainer(cfg, run).train()
-    except (CheckpointError, OSError, ValueError) as exc:   # bad input: files, dataset, config
+    except (CheckpointError, DeviceError, OSError, ValueError) as exc:   # bad input: files, dataset, config, device
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"final EMA checkpoint: {final}")

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from ..checkpoints import CheckpointError, LoadReport, load_checkpoint, read_state_dict, save_atomic
 from ..data.vost_train import VOSTTrainClips
+from ..distributed import Ranks, resolve_device, start_process_group
 from ..models import AOT, build_model
 from .config import TrainConfig
 from .ema import ModelEma
@@ -58,21 +59,10 @@ class TrainRun:
     temporal_pe: bool = True
 
 
-@dataclass
-class _Distributed:
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
 class _StepSampler(Sampler[int]):
     """This rank's items of one epoch, starting at a given batch (to resume mid-epoch)."""
 
-    def __init__(self, num_items: int, batch_per_rank: int, dist_info: _Distributed, seed: int, epoch: int,
+    def __init__(self, num_items: int, batch_per_rank: int, dist_info: Ranks, seed: int, epoch: int,
                  first_batch: int):
         order = torch.randperm(num_items, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
         global_batch = batch_per_rank * dist_info.world_size
@@ -154,8 +144,10 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, run: TrainRun):
         self.cfg, self.run = cfg, run
-        self.dist = _init_distributed(run.device)
-        self.device = _pick_device(run.device, self.dist)
+        self.dist = Ranks.from_env()
+        self.device = resolve_device(run.device, self.dist)
+        if self.dist.distributed:
+            start_process_group(self.dist, self.device)
         if cfg.batch_size % self.dist.world_size:
             raise ValueError(f"batch_size {cfg.batch_size} is not divisible by {self.dist.world_size} processes")
         self.batch_per_rank = cfg.batch_size // self.dist.world_size
@@ -361,24 +353,3 @@ def _tensorboard(out_dir: Path):
     except ImportError:
         return None
     return SummaryWriter(str(out_dir / "tensorboard"))
-
-
-def _init_distributed(requested_device: str | None) -> _Distributed:
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size == 1:
-        return _Distributed()
-    if not dist.is_initialized():
-        on_cpu = requested_device == "cpu" or not torch.cuda.is_available()
-        dist.init_process_group("gloo" if on_cpu else "nccl")
-    return _Distributed(dist.get_rank(), world_size, int(os.environ.get("LOCAL_RANK", "0")))
-
-
-def _pick_device(requested: str | None, dist_info: _Distributed) -> torch.device:
-    if requested is not None and requested != "cuda":
-        return torch.device(requested)
-    if torch.cuda.is_available():
-        torch.cuda.set_device(dist_info.local_rank)
-        return torch.device("cuda", dist_info.local_rank)
-    if requested == "cuda":
-        raise RuntimeError("--device cuda requested but no CUDA device is available")
-    return torch.device("cpu")

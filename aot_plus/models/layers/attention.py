@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .basic import DWConv2d, map_to_seq, seq_to_2d, xavier_init_matrices
+from .basic import DWConv2d, xavier_init_matrices
 
 
 def _split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
