@@ -68,7 +68,8 @@ def report_frames(total: int) -> list[int]:
 def run_one(model_name: str, memory: str, args: argparse.Namespace, device: torch.device) -> list[dict]:
     model = aot_plus.build_model(model_name).to(device)
     frames, mask = synthetic_video(args.height, args.width)
-    session = aot_plus.InferenceSession(model, memory=memory, long_term_gap=args.gap, precision=args.precision)
+    session = aot_plus.InferenceSession(model, memory=memory, long_term_gap=args.gap, precision=args.precision,
+                                        cuda_graph=not args.no_cuda_graph)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     session.add_reference(frames[0], mask)
@@ -84,7 +85,8 @@ def run_one(model_name: str, memory: str, args: argparse.Namespace, device: torc
         if t in marks:
             window = latencies[max(len(latencies) - args.window, args.warmup):] or latencies[-1:]
             ms = 1000 * float(np.mean(window))
-            rows.append({"model": model_name, "memory": memory, "precision": args.precision, "frame": t,
+            rows.append({"model": model_name, "memory": memory, "precision": args.precision,
+                         "cuda_graph": not args.no_cuda_graph, "frame": t,
                          "ms_per_frame": round(ms, 2), "fps": round(1000 / ms, 1),
                          "peak_memory_mb": round(peak_memory_mb(device), 1),
                          "memory_frames": len(session.memory_frames)})
@@ -116,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=5, help="first frames never averaged (allocator, cuDNN autotune)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--cudnn-benchmark", action="store_true")
+    p.add_argument("--no-cuda-graph", action="store_true", help="run the encoder eagerly on the GPU")
     p.add_argument("--json", type=Path, help="write the rows here")
     args = p.parse_args(argv)
     device = torch.device(args.device)

@@ -86,13 +86,41 @@ class _Frame:
     features: list[torch.Tensor] = field(default_factory=list)   # dropped once the frame is decoded
 
 
+class _GraphedEncoder:
+    """``model.encode_image`` captured as a CUDA graph for one input shape.
+
+    Its outputs are overwritten by the next call, which the session allows: a frame's features are
+    dropped once the frame is written into memory.
+    """
+
+    def __init__(self, model: AOT, example: torch.Tensor):
+        self.input = example.clone()
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(2):   # warm up (cuDNN algorithm choice, allocator) outside the capture
+                model.encode_image(self.input)
+        torch.cuda.current_stream().wait_stream(side)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self.outputs = model.encode_image(self.input)
+
+    def __call__(self, x: torch.Tensor) -> list[torch.Tensor]:
+        self.input.copy_(x)
+        self.graph.replay()
+        return list(self.outputs)
+
+
 class InferenceSession:
     """Semi-supervised VOS on one video with a given memory policy. Device follows the model."""
 
     def __init__(self, model: AOT, memory: str = "restricted", long_term_gap: int = 5,
                  memory_options: dict[str, Any] | None = None, max_size: float = TEST_MAX_SIZE,
-                 precision: str = "fp32", mask_unused_objects: bool = False):
+                 precision: str = "fp32", mask_unused_objects: bool = False, cuda_graph: bool = True):
         """``precision``: "fp32" (the official numerics), or "bf16"/"fp16" autocast for speed on a GPU.
+
+        ``cuda_graph``: on a GPU in fp32, replay the image encoder as a CUDA graph (the encoder's ~150
+        kernel launches otherwise cost more CPU time than the GPU spends on them).
 
         ``mask_unused_objects``: give the logits of object slots no object uses -1e10, as the official
         engine does in training. The official evaluation leaves them unmasked (the default), so a pixel
@@ -104,6 +132,8 @@ class InferenceSession:
             raise ValueError(f"precision must be one of {sorted(_AUTOCAST_DTYPES)}, got {precision!r}")
         self.precision = precision
         self.mask_unused_objects = mask_unused_objects
+        self.cuda_graph = cuda_graph
+        self._graphed_encoder: _GraphedEncoder | None = None
         self.model = model.eval()
         self.memory = memory
         self.long_term_gap = long_term_gap
@@ -267,9 +297,17 @@ class InferenceSession:
                              f"{self._frame.original_size[1]}x{self._frame.original_size[0]}")
         x = preprocess_image(image, self.max_size, self.device)
         frame = _Frame(index, tuple(x.shape[-2:]), tuple(image.shape[:2]))
-        frame.features = self.model.encode_image(x)
+        frame.features = self._encoder(x)(x)
         frame.token_size = tuple(frame.features[-1].shape[-2:])
         return frame
+
+    def _encoder(self, x: torch.Tensor):
+        """The model's encoder, or its CUDA-graph replay (one graph per session, for the video's input size)."""
+        if not (self.cuda_graph and x.is_cuda and self.precision == "fp32"):
+            return self.model.encode_image
+        if self._graphed_encoder is None or self._graphed_encoder.input.shape != x.shape:
+            self._graphed_encoder = _GraphedEncoder(self.model, x)
+        return self._graphed_encoder
 
     def _memory_write_due(self, frame_index: int) -> bool:
         return frame_index - self._last_long_term_frame >= self.long_term_gap
