@@ -7,9 +7,7 @@ no temporal embedding (those parameters keep their initialisation, and the repor
 """
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +15,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from .files import replace_atomically
 
 TEMPORAL_PE_KEYS = ("cur_pos_emb", "mem_pos_emb")
 ID_BANK_KEY = "patch_wise_id_bank.weight"
@@ -138,13 +138,5 @@ def save_checkpoint(model: nn.Module, path: str | Path, **extra: Any) -> None:
 
 def save_atomic(obj: Any, path: str | Path) -> None:
     """``torch.save`` to a temporary file in the same folder, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replace_atomically(Path(path)) as temporary:
+        torch.save(obj, temporary)

@@ -22,7 +22,6 @@ import argparse
 import datetime
 import json
 import logging
-import os
 import resource
 import shutil
 import sys
@@ -45,8 +44,9 @@ from evaluation import EvaluationError, csv_paths, evaluate, save_tables
 from evaluation.palette import save_index_png
 
 from .checkpoints import CheckpointError, load_checkpoint
-from .distributed import DeviceError, Ranks, resolve_device, start_process_group
 from .data.vost_eval import DatasetError, EvalSequence, load_eval_sequences, long_term_gap, read_image, read_mask
+from .distributed import DeviceError, Ranks, resolve_device, start_process_group
+from .files import replace_atomically
 from .inference import InferenceSession
 from .memory import build_memory_policy
 from .models import AOT, build_model
@@ -170,12 +170,8 @@ def load_model(model: str, ckpt: Path | None, temporal_pe: bool, device: torch.d
 # ---------------------------------------------------------------------------------------------- output
 def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
     """``write`` a temporary file beside ``path``, then rename it over ``path``."""
-    temporary = path.with_name(f".{path.stem}.{os.getpid()}{TEMPORARY_SUFFIX}")
-    try:
+    with replace_atomically(path, TEMPORARY_SUFFIX) as temporary:
         write(temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def save_prediction(path: Path, ids: np.ndarray) -> None:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import csv
 import logging
-import os
 import re
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from tqdm import tqdm
 from ..checkpoints import CheckpointError, LoadReport, load_checkpoint, read_state_dict, save_atomic
 from ..data.vost_train import VOSTTrainClips
 from ..distributed import Ranks, resolve_device, start_process_group
+from ..files import replace_atomically
 from ..models import AOT, build_model
 from .config import TrainConfig
 from .ema import ModelEma
@@ -280,8 +280,8 @@ class Trainer:
         run = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(self.run).items()}
         text = yaml.safe_dump({"run": run, "train": self.cfg.to_dict(), "model": vars(self.model.cfg)},
                               sort_keys=False)
-        with _atomic_text(self.run.out_dir / "config.yaml") as f:
-            f.write(text)
+        with replace_atomically(self.run.out_dir / "config.yaml") as temporary:
+            temporary.write_text(text)
 
     def _log_writer(self):
         return _LogFiles(self.run.out_dir, self.start_step, self.dist.is_main)
@@ -302,7 +302,7 @@ class _LogFiles:
             with self.path.open() as f:
                 kept = [row for row in csv.DictReader(f) if int(row["step"]) < self.start_step]
         # Rows past the resumed checkpoint are dropped: a rewrite under a temp name, so a crash keeps the old log.
-        with _atomic_text(self.path) as f:
+        with replace_atomically(self.path) as temporary, temporary.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=LOG_FIELDS)
             writer.writeheader()
             writer.writerows(kept)
@@ -332,19 +332,6 @@ class _FlushingWriter:
 class _NullWriter:
     def writerow(self, row: dict) -> None:
         pass
-
-
-@contextmanager
-def _atomic_text(path: Path):
-    """A text file opened for writing under a temp name, renamed to ``path`` when the block succeeds."""
-    tmp = path.with_name(f".{path.name}.tmp")   # only rank 0 writes, so one fixed name is enough
-    try:
-        with tmp.open("w", newline="") as f:
-            yield f
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _tensorboard(out_dir: Path):
