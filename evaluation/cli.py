@@ -1,4 +1,5 @@
-"""Command line of the evaluation, compatible with the official ``evaluation_method.py``."""
+"""Command line of the evaluation, compatible with the official ``evaluation_method.py`` of VOST and of
+the DAVIS 2017 toolkit (``--benchmark davis2017 --task semi-supervised --davis_path D``)."""
 from __future__ import annotations
 
 import argparse
@@ -10,10 +11,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from evaluation.dataset import DATASET_KEYS
+from evaluation.benchmarks import BENCHMARKS, get_benchmark, parse_metrics, scores_boundary
+from evaluation.dataset import DATASET_KEYS, DEFAULT_RESOLUTION
 from evaluation.errors import EvaluationError
-from evaluation.report import csv_paths, load_tables, save_tables
+from evaluation.report import csv_paths, load_tables, save_tables, table_columns
 from evaluation.runner import evaluate
+
+TASKS = ("semi-supervised", "unsupervised")
 
 
 def _positive_int(text: str) -> int:
@@ -23,28 +27,65 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _metrics(text: str) -> tuple[str, ...]:
+    try:
+        return parse_metrics(text)
+    except EvaluationError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; the official options keep their names and defaults."""
     parser = argparse.ArgumentParser(
         prog="python evaluation/evaluation_method.py",
-        description="Semi-supervised VOS evaluation on VOST (J and J_tr), as the official VOST code.",
+        description="Semi-supervised VOS evaluation on VOST (J and J_tr), as the official VOST code, "
+        "or on DAVIS 2017/2016 and sparse long videos (J, F, J&F), as the DAVIS 2017 toolkit.",
     )
     parser.add_argument(
         "--results_path", required=True, type=Path,
         help="folder holding one <sequence>/ subfolder of <frame>.png predictions per sequence",
     )
     parser.add_argument(
-        "--dataset_path", default="vost",
-        help="VOST-layout folder (Annotations/, ImageSets/), or one of the official keys "
+        "--benchmark", choices=list(BENCHMARKS), default="vost",
+        help="protocol: " + "; ".join(f"{name}: {spec.description}" for name, spec in BENCHMARKS.items())
+        + " (default: vost)",
+    )
+    parser.add_argument(
+        "--dataset_path", default=None,
+        help="--benchmark vost: VOST-layout folder (Annotations/, ImageSets/), or one of the official keys "
         f"{', '.join(DATASET_KEYS)} (default: vost)",
     )
     parser.add_argument(
-        "--set", default="val", help="split to evaluate, listed in ImageSets/<set>.txt (default: val)"
+        "--davis_path", type=Path, default=None,
+        help="the DAVIS benchmarks: DAVIS-layout folder (JPEGImages/<res>/, Annotations/<res>/, "
+        "ImageSets/2017/ or 2016/); required for them",
+    )
+    parser.add_argument(
+        "--task", choices=TASKS, default="semi-supervised",
+        help="only semi-supervised is scored (default: semi-supervised)",
+    )
+    parser.add_argument(
+        "--resolution", default=None,
+        help=f"the DAVIS benchmarks: subfolder of JPEGImages/ and Annotations/ (default: {DEFAULT_RESOLUTION})",
+    )
+    parser.add_argument(
+        "--metrics", type=_metrics, default=None,
+        help="J, or J,F to add F and J&F (--benchmark vost; default: J); the DAVIS benchmarks always score J,F",
+    )
+    parser.add_argument(
+        "--exact-decay", action="store_true",
+        help="the DAVIS benchmarks: Decay over the intended bins, without the toolkit's uint8 wrap of the "
+        "bin bounds past 255 frames (the CSV names get an -exact-decay suffix); VOST is always exact",
+    )
+    parser.add_argument(
+        "--set", default="val",
+        help="split to evaluate, listed in ImageSets/<set>.txt (VOST) or ImageSets/<year>/<set>.txt (DAVIS) "
+        "(default: val)",
     )
     parser.add_argument("--re", action="store_true", help="recompute even if the result CSVs exist")
     parser.add_argument(
         "--strict-void", action="store_true",
-        help="leave ground-truth void (255) pixels out of J (not the official protocol; "
+        help="leave ground-truth void (255) pixels out of J and F (not the official protocol; "
         "the CSV names get a -strict-void suffix)",
     )
     parser.add_argument(
@@ -61,16 +102,49 @@ def _print_tables(split: str, global_table: pd.DataFrame, per_sequence_table: pd
     print(per_sequence_table.to_string(index=False))
 
 
+def _check_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Usage errors (exit status 2), and warnings for options that the chosen benchmark does not use."""
+    if args.task != "semi-supervised":
+        parser.error(f"--task {args.task}: only the semi-supervised task is scored")
+    spec = get_benchmark(args.benchmark)
+    try:
+        scores_boundary(spec, args.metrics)
+    except EvaluationError as err:
+        parser.error(str(err))
+    if spec.davis_layout:
+        if args.davis_path is None:
+            parser.error(f"--benchmark {args.benchmark} needs --davis_path (the DAVIS-layout folder)")
+        unused = {"--dataset_path": args.dataset_path is not None}
+    else:
+        unused = {
+            "--davis_path": args.davis_path is not None,
+            "--resolution": args.resolution is not None,
+            "--exact-decay": args.exact_decay,
+        }
+    for option in (option for option, given in unused.items() if given):
+        print(f"warning: ignoring {option}, which --benchmark {args.benchmark} does not use", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> None:
     """Evaluate (or reuse the saved CSVs unless --re) and print the tables."""
-    paths = csv_paths(args.results_path, args.set, args.strict_void)
+    spec = get_benchmark(args.benchmark)
+    exact_decay = args.exact_decay and spec.toolkit_decay
+    paths = csv_paths(args.results_path, args.set, args.strict_void, exact_decay)
+    columns = table_columns(scores_boundary(spec, args.metrics), spec.j_last)
     if all(path.is_file() for path in paths) and not args.re:
         print(f"Using precomputed results in {paths[0]} and {paths[1]} (pass --re to recompute)")
-        global_table, per_sequence_table = load_tables(paths)
+        global_table, per_sequence_table = load_tables(paths, columns)
     else:
-        print(f"Evaluating {args.results_path} on split {args.set!r}")
+        if spec.davis_layout:
+            print(f"Evaluating {args.results_path} on {args.benchmark} split {args.set!r}")
+            dataset_path = args.davis_path
+        else:
+            print(f"Evaluating {args.results_path} on split {args.set!r}")
+            dataset_path = "vost" if args.dataset_path is None else args.dataset_path
         global_table, per_sequence_table = evaluate(
-            args.results_path, args.dataset_path, args.set, args.strict_void, args.workers
+            args.results_path, dataset_path, args.set, args.strict_void, args.workers,
+            benchmark=args.benchmark, metrics=args.metrics,
+            resolution=args.resolution or DEFAULT_RESOLUTION, exact_decay=exact_decay,
         )
         save_tables(global_table, per_sequence_table, paths)
         print(f"Global results saved in {paths[0]}")
@@ -79,12 +153,14 @@ def run(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status (1 with a one-line message on bad input)."""
+    """Entry point; returns the exit status (1 with a one-line message on bad input, 2 on bad usage)."""
     start = time.time()
-    args, unknown = build_parser().parse_known_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
     logging.basicConfig(format="warning: %(message)s", level=logging.WARNING, stream=sys.stderr)
     if unknown:
         print(f"warning: ignoring unknown arguments: {' '.join(unknown)}", file=sys.stderr)
+    _check_options(args, parser)
     try:
         run(args)
     except EvaluationError as err:

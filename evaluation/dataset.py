@@ -1,7 +1,10 @@
-"""Locating a VOST-layout dataset and its sequences.
+"""Locating a VOST- or DAVIS-layout dataset and its sequences.
 
-Layout: ``<root>/ImageSets/<split>.txt`` lists the sequences, ``<root>/Annotations/<seq>/<frame>.png``
+VOST layout: ``<root>/ImageSets/<split>.txt`` lists the sequences, ``<root>/Annotations/<seq>/<frame>.png``
 holds the ground truth of the annotated frames.
+
+DAVIS layout: ``<root>/ImageSets/<year>/<split>.txt``, ``<root>/Annotations/<res>/<seq>/<frame>.png`` and
+``<root>/JPEGImages/<res>/<seq>/<frame>.jpg`` (every frame; only their names are read).
 """
 from __future__ import annotations
 
@@ -14,6 +17,9 @@ REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 
 DATASET_KEYS = {"vost": Path("datasets/VOST"), "long_videos": Path("datasets/long_videos")}
 """The official ``--dataset_path`` keys and the folders, under the repository root, they stand for."""
+
+DEFAULT_RESOLUTION = "480p"
+"""The DAVIS resolution folder scored by default, as in the DAVIS toolkit."""
 
 
 def resolve_dataset_root(dataset_path: str | Path) -> Path:
@@ -31,9 +37,18 @@ def resolve_dataset_root(dataset_path: str | Path) -> Path:
     raise EvaluationError(f"dataset path {key!r} does not exist and is not one of the keys {keys}")
 
 
-def read_sequence_names(root: Path, split: str) -> list[str]:
-    """Sequence names of ``ImageSets/<split>.txt`` in file order, without blank lines or repeats."""
-    list_path = root / "ImageSets" / f"{split}.txt"
+def resolve_davis_root(davis_path: str | Path) -> Path:
+    """The DAVIS folder, which must exist (there are no keys for it)."""
+    root = Path(davis_path)
+    if not root.is_dir():
+        raise EvaluationError(f"{root}: DAVIS folder not found")
+    return root
+
+
+def read_sequence_names(root: Path, split: str, image_sets: str = "") -> list[str]:
+    """Sequence names of ``ImageSets/[<image_sets>/]<split>.txt`` in file order, without blank lines or
+    repeats."""
+    list_path = root / "ImageSets" / image_sets / f"{split}.txt"
     if not list_path.is_file():
         raise EvaluationError(f"{list_path}: sequence list of split {split!r} not found")
     names = [line.strip() for line in list_path.read_text().splitlines()]
@@ -43,9 +58,12 @@ def read_sequence_names(root: Path, split: str) -> list[str]:
     return unique_names
 
 
-def annotation_paths(root: Path, sequence: str) -> list[Path]:
-    """The ground-truth PNGs of a sequence, sorted by name (the annotated frames, in order)."""
-    folder = root / "Annotations" / sequence
+def annotation_paths(root: Path, sequence: str, resolution: str = "") -> list[Path]:
+    """The ground-truth PNGs of a sequence, sorted by name (the annotated frames, in order).
+
+    They are in ``Annotations/<sequence>/``, or ``Annotations/<resolution>/<sequence>/`` (DAVIS).
+    """
+    folder = root / "Annotations" / resolution / sequence
     if not folder.is_dir():
         raise EvaluationError(f"{folder}: annotation folder of sequence {sequence!r} not found")
     # Like the official glob, hidden files are not frames.
@@ -59,3 +77,28 @@ def annotation_paths(root: Path, sequence: str) -> list[Path]:
             "because the first and the last annotated frames are not scored"
         )
     return paths
+
+
+def check_densely_annotated(
+    root: Path, sequence: str, resolution: str, annotations: list[Path], benchmark: str
+) -> None:
+    """Raise unless every frame of ``JPEGImages/<resolution>/<sequence>/`` has an annotation PNG.
+
+    DAVIS scores every frame, so a sequence annotated only every few frames has no DAVIS score; the
+    error says so and points to the long-video protocol, which scores the annotated frames only.
+    """
+    folder = root / "JPEGImages" / resolution / sequence
+    frames = sorted(path.stem for path in folder.glob("*.jpg") if not path.name.startswith("."))
+    if not frames:
+        raise EvaluationError(
+            f"{folder}: no JPEG frames for sequence {sequence!r} (needed to check that every frame "
+            "is annotated)"
+        )
+    annotated = {path.stem for path in annotations}
+    missing = [frame for frame in frames if frame not in annotated]
+    if missing:
+        raise EvaluationError(
+            f"{annotations[0].parent}: sequence {sequence!r} is sparsely annotated ({len(missing)} of the "
+            f"{len(frames)} frames in {folder} have no annotation PNG, the first is {missing[0]}); "
+            f"--benchmark {benchmark} scores every frame, use --benchmark longvideos for sparse annotations"
+        )

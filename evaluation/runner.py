@@ -11,7 +11,15 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from evaluation.dataset import annotation_paths, read_sequence_names, resolve_dataset_root
+from evaluation.benchmarks import BENCHMARKS, Benchmark, get_benchmark, scores_boundary
+from evaluation.dataset import (
+    DEFAULT_RESOLUTION,
+    annotation_paths,
+    check_densely_annotated,
+    read_sequence_names,
+    resolve_dataset_root,
+    resolve_davis_root,
+)
 from evaluation.errors import EvaluationError
 from evaluation.report import build_tables
 from evaluation.sequence import SequenceScores, SequenceTask, score_sequence
@@ -27,18 +35,31 @@ def available_cores() -> int:
 
 
 def build_tasks(
-    results_path: Path, dataset_root: Path, split: str, strict_void: bool
+    results_path: Path,
+    dataset_root: Path,
+    split: str,
+    strict_void: bool,
+    benchmark: Benchmark = BENCHMARKS["vost"],
+    boundary: bool = False,
+    resolution: str = DEFAULT_RESOLUTION,
 ) -> list[SequenceTask]:
-    """One task per sequence of the split, after checking that every scored frame was predicted."""
+    """One task per sequence of the split, after checking that every scored frame was predicted
+    (and, for the dense DAVIS benchmarks, that every frame is annotated)."""
     if not results_path.is_dir():
         raise EvaluationError(f"{results_path}: results folder not found")
+    resolution = resolution if benchmark.davis_layout else ""
     tasks = []
-    for name in read_sequence_names(dataset_root, split):
-        annotations = tuple(annotation_paths(dataset_root, name))
+    for name in read_sequence_names(dataset_root, split, benchmark.image_sets):
+        annotations = annotation_paths(dataset_root, name, resolution)
+        if benchmark.dense:
+            check_densely_annotated(dataset_root, name, resolution, annotations, benchmark.name)
         prediction_dir = results_path / name
         if not prediction_dir.is_dir():
             raise EvaluationError(f"{prediction_dir}: no prediction folder for sequence {name!r}")
-        task = SequenceTask(name, annotations, prediction_dir, strict_void)
+        task = SequenceTask(
+            name, tuple(annotations), prediction_dir, strict_void,
+            boundary=boundary, single_object=benchmark.single_object, strict_ids=benchmark.strict_ids,
+        )
         for annotation in task.scored_annotations:
             prediction = task.prediction_path(annotation)
             if not prediction.is_file():
@@ -57,8 +78,10 @@ def _score_in_parallel(tasks: list[SequenceTask], workers: int) -> list[Sequence
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = {pool.submit(score_sequence, task): index for index, task in enumerate(tasks)}
         try:
-            for future in _progress(as_completed(futures), len(tasks)):
-                scores[futures[future]] = future.result()
+            # Closing the bar before an error propagates keeps the error the last line printed.
+            with _progress(as_completed(futures), len(tasks)) as progress:
+                for future in progress:
+                    scores[futures[future]] = future.result()
         except BrokenProcessPool as err:
             raise EvaluationError(
                 "an evaluation worker process died (out of memory?); rerun with fewer --workers"
@@ -74,7 +97,8 @@ def score_tasks(tasks: list[SequenceTask], workers: int | None = None) -> list[S
         raise EvaluationError(f"workers must be at least 1, got {workers}")
     workers = min(workers or available_cores(), len(tasks))
     if workers == 1:
-        return [score_sequence(task) for task in _progress(tasks, len(tasks))]
+        with _progress(tasks, len(tasks)) as progress:
+            return [score_sequence(task) for task in progress]
     return _score_in_parallel(tasks, workers)
 
 
@@ -84,17 +108,31 @@ def evaluate(
     split: str = "val",
     strict_void: bool = False,
     workers: int | None = None,
+    *,
+    benchmark: str = "vost",
+    metrics: tuple[str, ...] | None = None,
+    resolution: str = DEFAULT_RESOLUTION,
+    exact_decay: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Score the predictions in ``results_path/<seq>/<frame>.png`` as the official VOST evaluation does.
+    """Score the predictions in ``results_path/<seq>/<frame>.png`` as the official evaluation does.
 
-    dataset_path is a VOST-layout folder or one of the official keys ``vost`` / ``long_videos``.
-    Returns the global table (columns ``J-Mean`` ... ``J_last-Decay``, one row) and the per-object
-    table (``Sequence`` = ``<seq>_<object>``, ``J-Mean``, ``J_last-Mean``), values in 0..1.
-    ``strict_void=True`` leaves ground-truth void (255) pixels out of J (not the official protocol).
-    Raises EvaluationError, naming the file, on bad input.
+    With the default ``benchmark="vost"``, dataset_path is a VOST-layout folder or one of the official
+    keys ``vost`` / ``long_videos``, and the result is that of the VOST evaluation: the global table
+    (columns ``J-Mean`` ... ``J_last-Decay``, one row) and the per-object table (``Sequence`` =
+    ``<seq>_<object>``, ``J-Mean``, ``J_last-Mean``), values in 0..1; ``metrics=("J", "F")`` adds F and
+    J&F. ``benchmark`` ``"davis2017"``, ``"davis2016"`` or ``"longvideos"`` reads a DAVIS-layout folder
+    (``resolution`` picks its ``480p`` or ``Full-Resolution`` subfolders) and gives the DAVIS toolkit's
+    columns (plus J_last for longvideos); ``exact_decay=True`` computes their Decay without the
+    toolkit's uint8 wrap of the bin bounds. ``strict_void=True`` leaves ground-truth void (255) pixels
+    out of J and F (not the official protocol). Raises EvaluationError, naming the file, on bad input.
     """
-    dataset_root = resolve_dataset_root(dataset_path)
-    tasks = build_tasks(Path(results_path), dataset_root, split, strict_void)
+    spec = get_benchmark(benchmark)
+    boundary = scores_boundary(spec, metrics)
+    if spec.davis_layout:
+        dataset_root = resolve_davis_root(dataset_path)
+    else:
+        dataset_root = resolve_dataset_root(dataset_path)
+    tasks = build_tasks(Path(results_path), dataset_root, split, strict_void, spec, boundary, resolution)
     scores = score_tasks(tasks, workers)
     for sequence in scores:
         if sequence.jaccard.shape[0] == 0:
@@ -107,4 +145,4 @@ def evaluate(
                 list(sequence.ignored_ids),
                 sequence.jaccard.shape[0],
             )
-    return build_tables(scores)
+    return build_tables(scores, spec.j_last, spec.toolkit_decay and not exact_decay)

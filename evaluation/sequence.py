@@ -1,4 +1,4 @@
-"""Scoring one sequence: per-object, per-frame J over its scored frames.
+"""Scoring one sequence: per-object, per-frame J (and F) over its scored frames.
 
 This is the unit of work of the parallel evaluation, so it takes and returns small picklable records.
 """
@@ -11,19 +11,27 @@ import numpy as np
 
 from evaluation.errors import EvaluationError
 from evaluation.mask_io import read_id_mask
-from evaluation.metrics import frame_jaccard
+from evaluation.metrics import frame_scores
 
 VOID_ID = 255
 
 
 @dataclass(frozen=True)
 class SequenceTask:
-    """What to score: a sequence's annotated frames and the folder of its predicted frames."""
+    """What to score: a sequence's annotated frames and the folder of its predicted frames.
+
+    The defaults are the VOST protocol. ``boundary`` adds F; ``single_object`` merges every id into one
+    object (DAVIS 2016; ground-truth void stays void); ``strict_ids`` makes a predicted id above the
+    number of objects an error instead of a warning (the DAVIS toolkit, where 255 is such an id too).
+    """
 
     name: str
     annotation_paths: tuple[Path, ...]
     prediction_dir: Path
     strict_void: bool
+    boundary: bool = False
+    single_object: bool = False
+    strict_ids: bool = False
 
     @property
     def scored_annotations(self) -> tuple[Path, ...]:
@@ -37,12 +45,14 @@ class SequenceTask:
 
 @dataclass(frozen=True)
 class SequenceScores:
-    """J of a sequence: ``jaccard[k, t]`` is object k+1 on scored frame t (float64)."""
+    """J of a sequence: ``jaccard[k, t]`` is object k+1 on scored frame t (float64); F likewise."""
 
     name: str
     jaccard: np.ndarray
     ignored_ids: tuple[int, ...]
     """Predicted ids above the number of objects (255 excluded), which were not scored."""
+    boundary: np.ndarray | None = None
+    """F in the layout of ``jaccard``, when the task asked for it."""
 
 
 def _check_shape(path: Path, mask: np.ndarray, expected: tuple[int, ...], what: str) -> None:
@@ -60,13 +70,26 @@ def count_objects(first_annotation: np.ndarray) -> int:
     return int(ids.max()) if ids.size else 0
 
 
+def _check_prediction_ids(
+    task: SequenceTask, path: Path, prediction: np.ndarray, num_objects: int
+) -> None:
+    """Raise, naming the file, if a prediction holds an id above the number of objects."""
+    if prediction.max() > num_objects:
+        ids = [int(i) for i in np.unique(prediction[prediction > num_objects])]
+        raise EvaluationError(
+            f"{path}: predicted ids {ids} are above the {num_objects} object(s) of sequence "
+            f"{task.name!r} (the ids of its first annotated frame)"
+        )
+
+
 def score_sequence(task: SequenceTask) -> SequenceScores:
-    """Per-object J on every scored frame of a sequence."""
+    """Per-object J (and F if the task asks) on every scored frame of a sequence."""
     first = read_id_mask(task.annotation_paths[0])
-    num_objects = count_objects(first)
+    num_objects = 1 if task.single_object else count_objects(first)
     frame_shape = first.shape
     scored = task.scored_annotations
     jaccard = np.zeros((num_objects, len(scored)), dtype=np.float64)
+    boundary = np.zeros_like(jaccard) if task.boundary else None
     ignored: set[int] = set()
     for index, annotation_path in enumerate(scored):
         gt = read_id_mask(annotation_path)
@@ -76,10 +99,19 @@ def score_sequence(task: SequenceTask) -> SequenceScores:
         _check_shape(prediction_path, prediction, gt.shape, f"its ground truth {annotation_path.name}")
         void = gt == VOID_ID
         gt = np.where(void, 0, gt)
-        prediction = np.where(prediction == VOID_ID, 0, prediction)
-        if prediction.max() > num_objects:
-            ignored.update(int(i) for i in np.unique(prediction[prediction > num_objects]))
-        jaccard[:, index] = frame_jaccard(
-            gt, prediction, num_objects, void if task.strict_void else None
+        if task.single_object:
+            gt = (gt > 0).view(np.uint8)
+            prediction = (prediction > 0).view(np.uint8)
+        elif task.strict_ids:
+            _check_prediction_ids(task, prediction_path, prediction, num_objects)
+        else:
+            prediction = np.where(prediction == VOID_ID, 0, prediction)
+            if prediction.max() > num_objects:
+                ignored.update(int(i) for i in np.unique(prediction[prediction > num_objects]))
+        frame_j, frame_f = frame_scores(
+            gt, prediction, num_objects, void if task.strict_void else None, task.boundary
         )
-    return SequenceScores(task.name, jaccard, tuple(sorted(ignored)))
+        jaccard[:, index] = frame_j
+        if boundary is not None:
+            boundary[:, index] = frame_f
+    return SequenceScores(task.name, jaccard, tuple(sorted(ignored)), boundary)

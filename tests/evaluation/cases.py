@@ -81,3 +81,49 @@ def toy_frames() -> tuple[dict[str, list[np.ndarray]], dict[str, list[np.ndarray
         gt_b.append(gt)
         predicted_b.append(predicted)
     return {"seqA": gt_a, "seqB": gt_b}, {"seqA": predicted_a, "seqB": predicted_b}
+
+
+def davis_frame_name(index: int) -> str:
+    """File stem of the index-th frame, DAVIS style."""
+    return f"{index:05d}"
+
+
+def write_davis_dataset(
+    root: Path,
+    ground_truth: Mapping[str, Frames],
+    year: str = "2017",
+    annotated: Mapping[str, Sequence[int]] | None = None,
+    resolution: str = "480p",
+) -> Path:
+    """A DAVIS-layout dataset: an empty ``JPEGImages/<res>/<seq>/<frame>.jpg`` for every frame (only the
+    names are read), ``Annotations/<res>/<seq>/<frame>.png`` for the frames listed in ``annotated``
+    (default: all) and ``ImageSets/<year>/val.txt`` in dict order."""
+    for name, frames in ground_truth.items():
+        images = root / "JPEGImages" / resolution / name
+        masks = root / "Annotations" / resolution / name
+        images.mkdir(parents=True, exist_ok=True)
+        masks.mkdir(parents=True, exist_ok=True)
+        keep = set(range(len(frames)) if annotated is None or name not in annotated else annotated[name])
+        for index, frame in enumerate(frames):
+            (images / f"{davis_frame_name(index)}.jpg").touch()
+            if index in keep:
+                save_index_png(masks / f"{davis_frame_name(index)}.png", frame)
+    (root / "ImageSets" / year).mkdir(parents=True, exist_ok=True)
+    (root / "ImageSets" / year / "val.txt").write_text("".join(f"{name}\n" for name in ground_truth))
+    return root
+
+
+def write_davis_results(root: Path, predictions: Mapping[str, Frames]) -> Path:
+    """A results folder with DAVIS frame names, one subfolder per sequence."""
+    for name, frames in predictions.items():
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for index, frame in enumerate(frames):
+            save_index_png(root / name / f"{davis_frame_name(index)}.png", frame)
+    return root
+
+
+def rectangle(height: int, width: int, rows: tuple[int, int], cols: tuple[int, int], label: int = 1) -> np.ndarray:
+    """An id map with ``label`` on rows[0]..rows[1]-1 x cols[0]..cols[1]-1 (half-open ranges)."""
+    frame = blank(height, width)
+    frame[rows[0] : rows[1], cols[0] : cols[1]] = label
+    return frame
