@@ -7,15 +7,16 @@
 #              [the released RMem file of MODEL in pretrain_models/]
 #   DATA_ROOT  VOST-layout dataset [datasets/VOST]
 #   SPLIT      ImageSets/<SPLIT>.txt [val]
-#   OUT_DIR    results folder [results/<model>_<memory>/<split>]
+#   OUT_DIR    results folder [results/<model>_<memory>_<checkpoint name>/<split>]
 #   GPUS       0: CPU, 1: one GPU, N > 1: torchrun with N processes [a GPU if there is one]
-#   MEMORY     restricted | unrestricted | fifo [restricted]
-# Arguments are passed on to aot_plus.eval, e.g. --overwrite, --sequences a,b or --memory-log log.json.
+#   MEMORY     a config of configs/memory (restricted, restricted_may2024, unrestricted, fifo) or a YAML [restricted]
+# Arguments are passed on to aot_plus.eval, e.g. --overwrite, --sequences a,b, --memory-log log.json or
+# KEY=VALUE overrides such as memory.recent_frames=4.
 # Relative paths are taken from the current folder, defaults from the repository root.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-die() { echo "eval_vost.sh: $*" >&2; exit 1; }
+die() { echo "eval_vost.sh: $*" >&2; exit 2; }
 
 MODEL="${MODEL:-r50_deaotl}"
 DATA_ROOT="${DATA_ROOT:-$root/datasets/VOST}"
@@ -23,7 +24,6 @@ SPLIT="${SPLIT:-val}"
 MEMORY="${MEMORY:-restricted}"
 GPUS="${GPUS:-}"
 model_name="$(basename "${MODEL%.y*ml}")"
-OUT_DIR="${OUT_DIR:-$root/results/${model_name}_${MEMORY}/${SPLIT}}"
 
 case "$MODEL" in
     r50_deaotl) released="aotplus_R50_DeAOTL_Temp_pe_Slot_4_ema_20000.pth" ;;
@@ -50,6 +50,9 @@ else
     fi
     weights=(--ckpt "$CKPT")
 fi
+
+# One results folder per model, memory and checkpoint, so that no run scores another's masks.
+OUT_DIR="${OUT_DIR:-$root/results/${model_name}_$(basename "${MEMORY%.y*ml}")_$(basename "${CKPT%.pth}")/${SPLIT}}"
 
 python="$root/.venv/bin/python"
 [ -x "$python" ] || python="python3"

@@ -14,7 +14,7 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-die() { echo "train_vost.sh: $*" >&2; exit 1; }
+die() { echo "train_vost.sh: $*" >&2; exit 2; }
 
 MODEL="${MODEL:-r50_deaotl}"
 STAGE="${STAGE:-pre_vost_2}"

@@ -12,8 +12,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from .data.vost_eval import DatasetError, read_split
-from .eval import VostScores, score_results
+from .data.vost import annotation_paths, read_split
+from .errors import ConfigError, run_command
+from .scoring import VostScores, score_results
 
 PREDICTORS = ("ground_truth", "copy_first")
 
@@ -21,11 +22,9 @@ PREDICTORS = ("ground_truth", "copy_first")
 def write_predictions(predictor: str, data_root: Path, split: str, out_dir: Path) -> None:
     """Writes ``out_dir/<sequence>/<frame>.png`` for every annotated frame of the split."""
     if predictor not in PREDICTORS:
-        raise ValueError(f"unknown predictor {predictor!r}; choose one of {', '.join(PREDICTORS)}")
+        raise ConfigError(f"unknown predictor {predictor!r}; choose one of {', '.join(PREDICTORS)}")
     for sequence in read_split(data_root, split):
-        annotations = sorted((data_root / "Annotations" / sequence).glob("*.png"))
-        if not annotations:
-            raise DatasetError(f"{data_root / 'Annotations' / sequence}: no annotation PNGs")
+        annotations = annotation_paths(data_root, sequence)
         target = out_dir / sequence
         target.mkdir(parents=True, exist_ok=True)
         for annotation in annotations:
@@ -45,14 +44,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True, help="one sub-folder per predictor is written here")
     p.add_argument("--predictors", nargs="+", default=list(PREDICTORS), choices=PREDICTORS)
     args = p.parse_args(argv)
-    try:
+
+    def score_all() -> None:
         for predictor in args.predictors:
             scores = score_predictor(predictor, args.data_root, args.split, args.out / predictor)
             print(f"{predictor:<13} {scores.headline()}")
-    except (DatasetError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+
+    return run_command(score_all)
 
 
 if __name__ == "__main__":

@@ -8,9 +8,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-
-class DeviceError(RuntimeError):
-    """The requested device does not exist on this machine."""
+from .errors import DeviceError
 
 
 @dataclass(frozen=True)
@@ -58,3 +56,19 @@ def start_process_group(ranks: Ranks, device: torch.device, timeout: datetime.ti
     backend = "nccl" if device.type == "cuda" else "gloo"
     dist.init_process_group(backend, rank=ranks.rank, world_size=ranks.world_size, timeout=timeout,
                             device_id=device if device.type == "cuda" else None)
+
+
+def any_rank_failed(failed: bool, device: torch.device) -> bool:
+    """Whether this or any other rank failed (every rank must call it)."""
+    flag = torch.tensor([int(failed)], device=device if device.type == "cuda" else "cpu")
+    dist.all_reduce(flag)
+    return bool(flag.item())
+
+
+def gather_on_main(value: object, ranks: Ranks) -> list[object]:
+    """Every rank's ``value`` on rank 0, in rank order; other ranks get []."""
+    if not ranks.distributed:
+        return [value]
+    gathered: list[object] | None = [None] * ranks.world_size if ranks.is_main else None
+    dist.gather_object(value, gathered, dst=0)
+    return gathered or []

@@ -13,19 +13,28 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from pathlib import Path
 
+import torch
+
 from .baselines import score_predictor
+from .checkpoints import load_model
+from .config import load_eval_config
 from .data.synthetic import generate_dataset
-from .eval import main as eval_main
-from .eval import score_results
-from .train import main as train_main
-from .training.trainer import checkpoint_steps
+from .data.vost import eval_tasks
+from .errors import run_command
+from .inference.runner import run_settings, segment_videos
+from .results import folder_lock
+from .scoring import score_results
+from .training.config import load_train_config
+from .training.trainer import Trainer, TrainRun, checkpoint_steps
 
 MODEL = "aott"
 STAGE = "quickstart_cpu"
+MEMORY = "restricted"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -50,21 +59,25 @@ def _dataset(args: argparse.Namespace) -> Path:
 
 
 def _train(args: argparse.Namespace, run_dir: Path) -> Path:
-    command = ["--model", MODEL, "--stage", STAGE, "--data-root", str(args.data_root), "--out", str(run_dir),
-               "--device", args.device]
-    if args.steps:
-        command += ["--steps", str(args.steps)]
-    if checkpoint_steps(run_dir / "ckpt"):
-        command.append("--resume")
+    cfg = load_train_config(STAGE, total_steps=args.steps)
+    run = TrainRun(model=MODEL, data_root=args.data_root, out_dir=run_dir, device=args.device,
+                   resume=bool(checkpoint_steps(run_dir / "ckpt")))
     started = time.perf_counter()
-    if train_main(command) != 0:
-        raise SystemExit("training failed (see the message above)")
+    final = Trainer(cfg, run).train()
     print(f"[3/4] training took {time.perf_counter() - started:.0f} s")
-    return run_dir / "ema_ckpt" / f"save_step_{checkpoint_steps(run_dir / 'ema_ckpt')[-1]}.pth"
+    return final
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def _segment(args: argparse.Namespace, checkpoint: Path, predictions: Path) -> None:
+    config = load_eval_config(MODEL, MEMORY, {"inference": {"mask_unused_objects": True}})
+    model, _ = load_model(config.model, checkpoint, torch.device(args.device))
+    settings = run_settings(config, checkpoint, "val")
+    provenance = {"weights": str(checkpoint.resolve()), "data_root": str(args.data_root.resolve())}
+    with folder_lock(predictions):
+        segment_videos(model, eval_tasks(args.data_root, "val"), config, predictions, False, settings, provenance)
+
+
+def run(args: argparse.Namespace) -> None:
     data_root = _dataset(args)
     results = {}
     for predictor in ("ground_truth", "copy_first"):
@@ -72,11 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     print("[2/4] scored the ground truth and copy-first-frame predictors")
     checkpoint = _train(args, args.work_dir / "train")
     predictions = args.work_dir / "eval_restricted"
-    status = eval_main(["--model", MODEL, "--ckpt", str(checkpoint), "--data-root", str(data_root),
-                        "--out", str(predictions), "--memory", "restricted", "--device", args.device, "--no-score",
-                        "--mask-unused-objects"])
-    if status != 0:
-        return status
+    _segment(args, checkpoint, predictions)
     results[f"{MODEL} + RMem (trained here)"] = score_results(predictions, data_root, "val")
     print("[4/4] segmented and scored the val split with the restricted memory\n")
     print(f"{'method':<28} {'J_tr':>6} {'J':>6}")
@@ -84,7 +93,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<28} {100 * scores.j_tr:>6.1f} {100 * scores.j:>6.1f}")
     summary = {name: {"J_tr": s.j_tr, "J": s.j} for name, s in results.items()}
     (args.work_dir / "summary.json").write_text(json.dumps(summary, indent=1))
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    return run_command(lambda: run(args))
 
 
 if __name__ == "__main__":

@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed)
     workers = args.workers or available_cores()
     lines = [
-        f"# Scorer speed, DAVIS 2017 protocol (`benchmarks/scorer.py`)",
+        "# Scorer speed, DAVIS 2017 protocol (`benchmarks/scorer.py`)",
         "",
         f"Machine: {cpu_name()}, {available_cores()} cores; "
         f"Python {platform.python_version()}, numpy {np.__version__}.",

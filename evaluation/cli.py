@@ -14,8 +14,9 @@ import pandas as pd
 from evaluation.benchmarks import BENCHMARKS, get_benchmark, parse_metrics, scores_boundary
 from evaluation.dataset import DATASET_KEYS, DEFAULT_RESOLUTION
 from evaluation.errors import EvaluationError
+from evaluation.provenance import Record, inputs_record, record_path, scoring_options, stale_reason
 from evaluation.report import csv_paths, load_tables, save_tables, table_columns
-from evaluation.runner import evaluate
+from evaluation.runner import evaluate_tasks, prepare_tasks
 
 TASKS = ("semi-supervised", "unsupervised")
 
@@ -125,28 +126,43 @@ def _check_options(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
         print(f"warning: ignoring {option}, which --benchmark {args.benchmark} does not use", file=sys.stderr)
 
 
+def _reuse_blocker(args: argparse.Namespace, paths: tuple[Path, Path], inputs: Record) -> str | None:
+    """None if the saved CSVs can be reused; otherwise why not ("" when there is nothing to say)."""
+    if args.re or not all(path.is_file() for path in paths):
+        return ""
+    return stale_reason(record_path(paths), inputs)
+
+
 def run(args: argparse.Namespace) -> None:
-    """Evaluate (or reuse the saved CSVs unless --re) and print the tables."""
+    """Evaluate (or reuse the saved CSVs if their inputs are unchanged, unless --re) and print the tables."""
     spec = get_benchmark(args.benchmark)
     exact_decay = args.exact_decay and spec.toolkit_decay
+    boundary = scores_boundary(spec, args.metrics)
+    resolution = args.resolution or DEFAULT_RESOLUTION
     paths = csv_paths(args.results_path, args.set, args.strict_void, exact_decay)
-    columns = table_columns(scores_boundary(spec, args.metrics), spec.j_last)
-    if all(path.is_file() for path in paths) and not args.re:
-        print(f"Using precomputed results in {paths[0]} and {paths[1]} (pass --re to recompute)")
-        global_table, per_sequence_table = load_tables(paths, columns)
+    if spec.davis_layout:
+        dataset_path = args.davis_path
     else:
-        if spec.davis_layout:
-            print(f"Evaluating {args.results_path} on {args.benchmark} split {args.set!r}")
-            dataset_path = args.davis_path
-        else:
-            print(f"Evaluating {args.results_path} on split {args.set!r}")
-            dataset_path = "vost" if args.dataset_path is None else args.dataset_path
-        global_table, per_sequence_table = evaluate(
-            args.results_path, dataset_path, args.set, args.strict_void, args.workers,
-            benchmark=args.benchmark, metrics=args.metrics,
-            resolution=args.resolution or DEFAULT_RESOLUTION, exact_decay=exact_decay,
+        dataset_path = "vost" if args.dataset_path is None else args.dataset_path
+    tasks = prepare_tasks(
+        args.results_path, dataset_path, args.set, args.strict_void,
+        benchmark=args.benchmark, metrics=args.metrics, resolution=resolution,
+    )
+    inputs = inputs_record(tasks, scoring_options(spec, boundary, args.strict_void, exact_decay, resolution))
+    reason = _reuse_blocker(args, paths, inputs)
+    if reason is None:
+        print(
+            f"Using precomputed results in {paths[0]} and {paths[1]}: the predictions, the split and the "
+            "options are those they were computed from (pass --re to recompute)"
         )
-        save_tables(global_table, per_sequence_table, paths)
+        global_table, per_sequence_table = load_tables(paths, table_columns(boundary, spec.j_last))
+    else:
+        if reason:
+            print(f"Recomputing the results in {paths[0].parent}: {reason}")
+        on = f"{args.benchmark} split" if spec.davis_layout else "split"
+        print(f"Evaluating {args.results_path} on {on} {args.set!r}")
+        global_table, per_sequence_table = evaluate_tasks(tasks, args.benchmark, exact_decay, args.workers)
+        save_tables(global_table, per_sequence_table, paths, inputs)
         print(f"Global results saved in {paths[0]}")
         print(f"Per-sequence results saved in {paths[1]}")
     _print_tables(args.set, global_table, per_sequence_table)

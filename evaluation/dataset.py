@@ -45,13 +45,42 @@ def resolve_davis_root(davis_path: str | Path) -> Path:
     return root
 
 
+def name_problem(name: str) -> str | None:
+    """Why ``name`` from a split list cannot be a sequence folder name, or None if it can.
+
+    A name is joined under ``Annotations/`` and the results folder, so it must not leave them: no path
+    separator (``/``, ``\\``; also no leading ``/``), no ``..`` and no leading ``.`` (hidden folders,
+    ``.`` itself).
+    """
+    if "/" in name or "\\" in name:
+        return "contains a path separator"
+    if ".." in name:
+        return "contains '..'"
+    if name.startswith("."):
+        return "starts with '.'"
+    if "\0" in name:
+        return "contains a NUL character"
+    return None
+
+
 def read_sequence_names(root: Path, split: str, image_sets: str = "") -> list[str]:
     """Sequence names of ``ImageSets/[<image_sets>/]<split>.txt`` in file order, without blank lines or
     repeats."""
     list_path = root / "ImageSets" / image_sets / f"{split}.txt"
     if not list_path.is_file():
         raise EvaluationError(f"{list_path}: sequence list of split {split!r} not found")
-    names = [line.strip() for line in list_path.read_text().splitlines()]
+    try:
+        text = list_path.read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        raise EvaluationError(f"{list_path}: cannot read the sequence list ({err})") from err
+    names = [line.strip() for line in text.splitlines()]
+    for number, name in enumerate(names, start=1):
+        problem = name_problem(name) if name else None
+        if problem:
+            raise EvaluationError(
+                f"{list_path}: line {number}: sequence name {name!r} {problem}; a sequence is a folder "
+                "name inside the dataset and the results folder"
+            )
     unique_names = list(dict.fromkeys(name for name in names if name))
     if not unique_names:
         raise EvaluationError(f"{list_path}: lists no sequences")

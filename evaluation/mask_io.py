@@ -6,6 +6,7 @@ back to ids through the DAVIS palette.
 """
 from __future__ import annotations
 
+import io
 import zlib
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from evaluation.palette import DAVIS_PALETTE
 
 _SINGLE_CHANNEL_MODES = ("P", "L", "1", "I", "I;16", "I;16B", "I;16L")
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, zlib.error)
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+JPEG_SIGNATURE = b"\xff\xd8\xff"
 
 
 def _colour_codes(rgb: np.ndarray) -> np.ndarray:
@@ -49,14 +52,32 @@ def rgb_to_ids(rgb: np.ndarray, path: Path) -> np.ndarray:
     return ids[positions].astype(np.uint8)
 
 
+def _check_png_signature(path: Path, data: bytes) -> None:
+    """Raise unless ``data`` starts with the PNG signature; Pillow would decode a JPEG renamed ``.png``."""
+    if data.startswith(PNG_SIGNATURE):
+        return
+    if not data:
+        reason = "empty file"
+    elif data.startswith(JPEG_SIGNATURE):
+        reason = "JPEG data"
+    else:
+        reason = "no PNG signature"
+    raise EvaluationError(f"{path}: not a PNG file ({reason})")
+
+
 def read_id_mask(path: Path) -> np.ndarray:
     """Read a PNG as a 2-D integer id mask; raise EvaluationError naming the file on any problem."""
     try:
-        with Image.open(path) as image:
-            mode = image.mode
-            pixels = np.array(image)
+        data = Path(path).read_bytes()
     except FileNotFoundError as err:
         raise EvaluationError(f"{path}: file not found") from err
+    except OSError as err:
+        raise EvaluationError(f"{path}: cannot read ({err.strerror or type(err).__name__})") from err
+    _check_png_signature(path, data)
+    try:
+        with Image.open(io.BytesIO(data), formats=("PNG",)) as image:
+            mode = image.mode
+            pixels = np.array(image)
     except _DECODE_ERRORS as err:
         reason = " ".join(str(err).split()) or type(err).__name__
         raise EvaluationError(f"{path}: unreadable or truncated PNG ({reason})") from err

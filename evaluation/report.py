@@ -10,6 +10,7 @@ import pandas as pd
 
 from evaluation.errors import EvaluationError
 from evaluation.metrics import db_statistics, last_part_start
+from evaluation.provenance import Record, record_path, write_record
 from evaluation.sequence import SequenceScores
 
 GLOBAL_COLUMNS = ["J-Mean", "J-Recall", "J-Decay", "J_last-Mean", "J_last-Recall", "J_last-Decay"]
@@ -99,11 +100,23 @@ def _write_atomically(table: pd.DataFrame, path: Path) -> None:
 
 
 def save_tables(
-    global_table: pd.DataFrame, per_sequence_table: pd.DataFrame, paths: tuple[Path, Path]
+    global_table: pd.DataFrame,
+    per_sequence_table: pd.DataFrame,
+    paths: tuple[Path, Path],
+    inputs: Record | None = None,
 ) -> None:
-    """Write both tables as CSV (6 decimals), each through a temporary file renamed into place."""
+    """Write both tables as CSV (6 decimals), each through a temporary file renamed into place.
+
+    The record of the inputs beside them (:func:`evaluation.provenance.record_path`) is removed first,
+    so that it never vouches for other tables, and ``inputs`` (from
+    :func:`evaluation.provenance.inputs_record`), if given, is written as the new one after them.
+    """
+    record = record_path(paths)
+    record.unlink(missing_ok=True)
     _write_atomically(global_table, paths[0])
     _write_atomically(per_sequence_table, paths[1])
+    if inputs is not None:
+        write_record(record, inputs)
 
 
 def load_tables(

@@ -102,6 +102,62 @@ def score_tasks(tasks: list[SequenceTask], workers: int | None = None) -> list[S
     return _score_in_parallel(tasks, workers)
 
 
+def prepare_tasks(
+    results_path: str | Path,
+    dataset_path: str | Path,
+    split: str = "val",
+    strict_void: bool = False,
+    *,
+    benchmark: str = "vost",
+    metrics: tuple[str, ...] | None = None,
+    resolution: str = DEFAULT_RESOLUTION,
+) -> list[SequenceTask]:
+    """The checked tasks of :func:`evaluate`, one per sequence of the split, in split order."""
+    spec = get_benchmark(benchmark)
+    boundary = scores_boundary(spec, metrics)
+    if spec.davis_layout:
+        dataset_root = resolve_davis_root(dataset_path)
+    else:
+        dataset_root = resolve_dataset_root(dataset_path)
+    return build_tasks(Path(results_path), dataset_root, split, strict_void, spec, boundary, resolution)
+
+
+def _warn_about(task: SequenceTask, sequence: SequenceScores) -> None:
+    """The warnings of one scored sequence, through the ``evaluation`` logger."""
+    if sequence.jaccard.shape[0] == 0:
+        logger.warning("%s: no object in its first annotated frame; nothing to score", sequence.name)
+    if sequence.ignored_ids:
+        logger.warning(
+            "%s: predicted ids %s are above the %d object(s) of the first annotated frame "
+            "and are ignored",
+            sequence.name,
+            list(sequence.ignored_ids),
+            sequence.jaccard.shape[0],
+        )
+    if sequence.binary_mask_ids:
+        logger.warning(
+            "%s: the predictions hold only the values 0 and 255 (binary masks?) while the ground truth "
+            "has the object ids %s; 255 is read as background, so every object scores 0 (write the "
+            "object ids instead)",
+            task.prediction_dir,
+            list(sequence.binary_mask_ids),
+        )
+
+
+def evaluate_tasks(
+    tasks: list[SequenceTask],
+    benchmark: str = "vost",
+    exact_decay: bool = False,
+    workers: int | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score tasks from :func:`prepare_tasks` and tabulate them as :func:`evaluate` does."""
+    spec = get_benchmark(benchmark)
+    scores = score_tasks(tasks, workers)
+    for task, sequence in zip(tasks, scores):
+        _warn_about(task, sequence)
+    return build_tables(scores, spec.j_last, spec.toolkit_decay and not exact_decay)
+
+
 def evaluate(
     results_path: str | Path,
     dataset_path: str | Path,
@@ -126,23 +182,7 @@ def evaluate(
     toolkit's uint8 wrap of the bin bounds. ``strict_void=True`` leaves ground-truth void (255) pixels
     out of J and F (not the official protocol). Raises EvaluationError, naming the file, on bad input.
     """
-    spec = get_benchmark(benchmark)
-    boundary = scores_boundary(spec, metrics)
-    if spec.davis_layout:
-        dataset_root = resolve_davis_root(dataset_path)
-    else:
-        dataset_root = resolve_dataset_root(dataset_path)
-    tasks = build_tasks(Path(results_path), dataset_root, split, strict_void, spec, boundary, resolution)
-    scores = score_tasks(tasks, workers)
-    for sequence in scores:
-        if sequence.jaccard.shape[0] == 0:
-            logger.warning("%s: no object in its first annotated frame; nothing to score", sequence.name)
-        if sequence.ignored_ids:
-            logger.warning(
-                "%s: predicted ids %s are above the %d object(s) of the first annotated frame "
-                "and are ignored",
-                sequence.name,
-                list(sequence.ignored_ids),
-                sequence.jaccard.shape[0],
-            )
-    return build_tables(scores, spec.j_last, spec.toolkit_decay and not exact_decay)
+    tasks = prepare_tasks(
+        results_path, dataset_path, split, strict_void, benchmark=benchmark, metrics=metrics, resolution=resolution
+    )
+    return evaluate_tasks(tasks, benchmark, exact_decay, workers)

@@ -53,6 +53,10 @@ class SequenceScores:
     """Predicted ids above the number of objects (255 excluded), which were not scored."""
     boundary: np.ndarray | None = None
     """F in the layout of ``jaccard``, when the task asked for it."""
+    binary_mask_ids: tuple[int, ...] = ()
+    """When every prediction holds only the values 0 and 255 (binary masks), which the VOST protocol
+    reads as background: the object ids of the first annotated frame, none of them predicted. Empty
+    otherwise."""
 
 
 def _check_shape(path: Path, mask: np.ndarray, expected: tuple[int, ...], what: str) -> None:
@@ -68,6 +72,11 @@ def count_objects(first_annotation: np.ndarray) -> int:
     """Number of objects: the largest id of the first annotated frame, void excluded."""
     ids = first_annotation[first_annotation != VOID_ID]
     return int(ids.max()) if ids.size else 0
+
+
+def _object_ids(annotation: np.ndarray) -> tuple[int, ...]:
+    """The object ids (1..254) present in an annotation."""
+    return tuple(int(i) for i in np.unique(annotation) if 0 < i < VOID_ID)
 
 
 def _check_prediction_ids(
@@ -91,6 +100,9 @@ def score_sequence(task: SequenceTask) -> SequenceScores:
     jaccard = np.zeros((num_objects, len(scored)), dtype=np.float64)
     boundary = np.zeros_like(jaccard) if task.boundary else None
     ignored: set[int] = set()
+    # Whether every prediction so far holds only 0 and 255, and some 255 (VOST reads 255 as background).
+    only_0_and_255 = num_objects > 0 and not task.single_object and not task.strict_ids
+    saw_255 = False
     for index, annotation_path in enumerate(scored):
         gt = read_id_mask(annotation_path)
         _check_shape(annotation_path, gt, frame_shape, "the first annotation of the sequence")
@@ -105,13 +117,19 @@ def score_sequence(task: SequenceTask) -> SequenceScores:
         elif task.strict_ids:
             _check_prediction_ids(task, prediction_path, prediction, num_objects)
         else:
-            prediction = np.where(prediction == VOID_ID, 0, prediction)
-            if prediction.max() > num_objects:
+            predicted_void = prediction == VOID_ID
+            prediction = np.where(predicted_void, 0, prediction)
+            largest = prediction.max()
+            if largest > num_objects:
                 ignored.update(int(i) for i in np.unique(prediction[prediction > num_objects]))
+            if only_0_and_255:
+                only_0_and_255 = bool(largest == 0)
+                saw_255 = saw_255 or bool(predicted_void.any())
         frame_j, frame_f = frame_scores(
             gt, prediction, num_objects, void if task.strict_void else None, task.boundary
         )
         jaccard[:, index] = frame_j
         if boundary is not None:
             boundary[:, index] = frame_f
-    return SequenceScores(task.name, jaccard, tuple(sorted(ignored)), boundary)
+    binary_mask_ids = _object_ids(first) if only_0_and_255 and saw_255 else ()
+    return SequenceScores(task.name, jaccard, tuple(sorted(ignored)), boundary, binary_mask_ids)

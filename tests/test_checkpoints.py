@@ -1,9 +1,9 @@
 """The checkpoint loader: official layouts, the pre-RMem adaptation, strictness and every refusal."""
 from __future__ import annotations
 
-import ast
 import copy
 import os
+import struct
 import zipfile
 from pathlib import Path
 
@@ -12,8 +12,8 @@ import torch
 
 from aot_plus import CheckpointError, build_model, load_checkpoint, save_checkpoint
 from aot_plus.checkpoints import read_state_dict
+from tests.official_data import official_keys
 
-REFERENCE_DIR = Path(__file__).resolve().parents[2] / "shared" / "reference"
 ID_BANK = "patch_wise_id_bank.weight"
 PE_KEYS = ["cur_pos_emb", "mem_pos_emb"]
 
@@ -45,11 +45,7 @@ def assert_state_equal(model: torch.nn.Module, expected: dict[str, torch.Tensor]
 
 def official_deaot_state() -> dict[str, torch.Tensor]:
     """Zeros in the exact key/shape layout of the official R50-DeAOTL state dict."""
-    state = {}
-    for line in (REFERENCE_DIR / "keys_r50_deaotl.txt").read_text().splitlines():
-        key, shape = line.split("\t")
-        state[key] = torch.zeros(ast.literal_eval(shape))
-    return state
+    return {key: torch.zeros(shape) for key, shape in official_keys("r50_deaotl")}
 
 
 def test_save_then_load_round_trips_bitwise(model, trained_state, tmp_path):
@@ -172,14 +168,72 @@ def test_partial_load_keeps_missing_keys_and_ignores_unexpected_ones(model, trai
         assert torch.equal(loaded[key], init[key] if key.startswith("decoder.") else trained_state[key]), key
 
 
-def test_truncated_file_is_refused_with_its_name(model, tmp_path):
+@pytest.mark.parametrize("kept, reason", [(0.0, "empty file"), (0.5, "not a readable PyTorch checkpoint")],
+                         ids=["empty", "cut_at_half"])
+def test_truncated_file_is_refused_in_one_line_with_its_name(model, tmp_path, kept, reason):
     path = tmp_path / "save_step_1000.pth"
     save_checkpoint(model, path)
     data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(CheckpointError, match="not a readable PyTorch checkpoint") as info:
+    path.write_bytes(data[: int(len(data) * kept)])
+    with pytest.raises(CheckpointError, match=reason) as info:
         load_checkpoint(model, path)
-    assert str(info.value).startswith(str(path))
+    assert str(info.value).startswith(str(path)) and "\n" not in str(info.value)
+
+
+def overwrite_float(path: Path, values: torch.Tensor, index: int, new_value: float) -> int:
+    """Overwrites ``values[index]`` inside the raw data of a saved file, as a bad disk or copy would;
+    returns how many bytes changed. ``values`` must occur once in the file."""
+    data = bytearray(path.read_bytes())
+    raw = values.numpy().tobytes()
+    assert data.count(raw) == 1
+    start = data.find(raw) + index * values.element_size()
+    old = bytes(data[start:start + 4])
+    data[start:start + 4] = struct.pack("<f", new_value)
+    path.write_bytes(bytes(data))
+    return sum(a != b for a, b in zip(old, data[start:start + 4]))
+
+
+@pytest.mark.parametrize("value, new_value", [(1.5, float("nan")), (1.0, float("inf"))], ids=["nan", "inf"])
+def test_one_overwritten_byte_that_makes_a_weight_non_finite_is_refused(model, trained_state, tmp_path, value,
+                                                                         new_value):
+    """torch does not check the zip's CRC: one flipped byte loads silently as a NaN or Inf weight."""
+    key = "decoder.conv_out.bias"
+    state = dict(trained_state)
+    state[key] = torch.tensor([0.25, -3.0, value, 2.5] + [0.5] * (len(state[key]) - 4))
+    path = tmp_path / "save_step_20000.pth"
+    torch.save({"state_dict": state}, path)
+    assert overwrite_float(path, state[key], 2, new_value) == 1
+    assert not torch.isfinite(torch.load(path, weights_only=True)["state_dict"][key]).all()   # torch reads it
+
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(model, path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ") and "\n" not in message
+    assert f"1 of {len(state)} floating tensors" in message and f"first {key}" in message
+    assert_state_equal(model, before)
+    with pytest.raises(CheckpointError, match=key):
+        read_state_dict(path)
+
+
+def test_one_overwritten_byte_in_the_pickled_structure_is_a_one_line_refusal(tmp_path):
+    path = tmp_path / "flipped.pth"
+    torch.save({"state_dict": {"weight_a": torch.ones(2)}}, path)
+    data = path.read_bytes()
+    assert data.count(b"weight_a") == 1
+    path.write_bytes(data.replace(b"weight_a", b"\x85eight_a"))   # no longer UTF-8: the unpickler fails
+    with pytest.raises(CheckpointError, match="corrupt PyTorch checkpoint") as info:
+        read_state_dict(path)
+    assert str(info.value).startswith(f"{path}: ") and "\n" not in str(info.value)
+
+
+def test_every_non_finite_tensor_is_counted_and_the_first_one_named(tmp_path):
+    state = {"a": torch.ones(2), "b": torch.tensor([1.0, float("-inf")]), "steps": torch.tensor(3),
+             "c": torch.tensor([float("nan")], dtype=torch.float16), "d": torch.zeros(4, dtype=torch.bfloat16)}
+    path = tmp_path / "diverged.pth"
+    torch.save(state, path)
+    with pytest.raises(CheckpointError, match=r"2 of 4 floating tensors hold NaN or Inf values \(first b\)"):
+        read_state_dict(path)
 
 
 @pytest.mark.parametrize("content", [[1, 2, 3], {"epoch": "3", "note": "final"}, {}, {"state_dict": [1.0]}],
@@ -194,7 +248,7 @@ def test_pickle_that_is_not_a_state_dict_is_refused(model, tmp_path, content):
 
 def test_missing_file_raises_file_not_found_with_its_name(model, tmp_path):
     path = tmp_path / "nowhere" / "ckpt.pth"
-    with pytest.raises(FileNotFoundError, match="ckpt.pth: checkpoint not found") as info:
+    with pytest.raises(CheckpointError, match="ckpt.pth: checkpoint not found") as info:
         load_checkpoint(model, path)
     assert str(path) in str(info.value)
 

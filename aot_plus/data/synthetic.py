@@ -33,6 +33,7 @@ import argparse
 import colorsys
 import math
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,8 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
+from aot_plus.errors import ConfigError, RunError, run_command
+from aot_plus.labels import IGNORE_ID
 from evaluation.palette import save_index_png
 
 SPLIT, CUT, RECOLOR = "split", "cut", "recolor"
@@ -51,7 +54,6 @@ EVENT_CYCLE: tuple[tuple[str, ...], ...] = (
 """The state changes of video ``i`` are ``EVENT_CYCLE[i % len(EVENT_CYCLE)]``."""
 
 LAYOUT_FOLDERS = ("JPEGImages_10fps", "JPEGImages", "Annotations", "ImageSets")
-IGNORE_ID = 255
 JPEG_QUALITY = 95
 
 MIN_VISIBLE_FRACTION = 0.005
@@ -610,23 +612,23 @@ def _validate(videos: int, frames: int, seed: int, height: int, width: int, val_
     )
     for ok, message in checks:
         if not ok:
-            raise ValueError(message)
+            raise ConfigError(message)
 
 
 def _check_target(root: Path, overwrite: bool) -> None:
     """Refuse a target that holds anything, unless told to replace a dataset this module could have written."""
     if root.exists() and not root.is_dir():
-        raise NotADirectoryError(f"{root}: exists and is not a folder")
+        raise RunError(f"{root}: exists and is not a folder")
     if not root.exists():
         return
     entries = sorted(entry.name for entry in root.iterdir())
     if not entries:
         return
     if not overwrite:
-        raise FileExistsError(f"{root}: folder is not empty; pass overwrite=True (--overwrite) to replace it")
+        raise RunError(f"{root}: folder is not empty; pass overwrite=True (--overwrite) to replace it")
     foreign = [name for name in entries if name not in LAYOUT_FOLDERS]
     if foreign:
-        raise FileExistsError(f"{root}: holds {foreign[:3]}, so it is not a VOST-layout dataset; not replacing it")
+        raise RunError(f"{root}: holds {foreign[:3]}, so it is not a VOST-layout dataset; not replacing it")
 
 
 def _move_into_place(built: Path, root: Path) -> None:
@@ -681,7 +683,7 @@ def generate_dataset(
     return root
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write a synthetic dataset in the VOST layout.")
     parser.add_argument("--out", required=True, help="dataset root to create, e.g. datasets/SynthVOST")
     parser.add_argument("--videos", type=int, default=8, help="number of videos")
@@ -692,17 +694,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--val-fraction", type=float, default=0.25, help="share of videos listed in val.txt")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing generated dataset")
     args = parser.parse_args(argv)
-    try:
+
+    def write() -> None:
         root = generate_dataset(args.out, args.videos, args.frames, args.seed, args.height, args.width,
                                 args.val_fraction, args.overwrite)
-    except (ValueError, OSError) as error:
-        raise SystemExit(f"error: {error}") from None
-    sets = root / "ImageSets"
-    train = (sets / "train.txt").read_text().split()
-    val = (sets / "val.txt").read_text().split()
-    print(f"wrote {args.videos} videos x {args.frames} frames ({args.height}x{args.width}) to {root}: "
-          f"{len(train)} in ImageSets/train.txt, {len(val)} in ImageSets/val.txt")
+        sets = root / "ImageSets"
+        train = (sets / "train.txt").read_text().split()
+        val = (sets / "val.txt").read_text().split()
+        print(f"wrote {args.videos} videos x {args.frames} frames ({args.height}x{args.width}) to {root}: "
+              f"{len(train)} in ImageSets/train.txt, {len(val)} in ImageSets/val.txt")
+
+    return run_command(write)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-IGNORE_ID = 255
+from aot_plus.labels import IGNORE_ID
+
 """Label value of pixels that no loss or metric counts."""
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

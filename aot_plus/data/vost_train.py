@@ -30,13 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import cv2
 import numpy as np
-from PIL import Image
 from torch.utils.data import Dataset
 
+from aot_plus.data.io import read_image, read_mask
 from aot_plus.data.transforms import (
-    IGNORE_ID,
     balanced_random_crop,
     merge_clips,
     random_horizontal_flip,
@@ -44,6 +42,9 @@ from aot_plus.data.transforms import (
     random_scale,
     to_tensors,
 )
+from aot_plus.data.vost import TrainSequence, train_sequences
+from aot_plus.errors import ConfigError, DatasetError
+from aot_plus.labels import IGNORE_ID
 
 MIN_REFERENCE_PIXELS = 200
 """A reference frame needs more than this many non-zero label pixels (255 included)."""
@@ -52,45 +53,6 @@ GAP_TRIES = 10
 MAX_CLIP_SPAN = 99
 CONSISTENCY_TRIES = 5
 MERGE_MIN_OBJ_PIXELS = 100
-
-
-@dataclass(frozen=True)
-class VOSTSequence:
-    """One training video: its name and its annotated frames (file stems, sorted)."""
-
-    name: str
-    image_dir: Path
-    label_dir: Path
-    frames: tuple[str, ...]
-
-
-def list_sequences(root: Path, split: str) -> list[VOSTSequence]:
-    """Read `ImageSets/<split>.txt` and check that every listed sequence has a JPEG and a PNG per frame."""
-    list_file = root / "ImageSets" / f"{split}.txt"
-    for path in (root / "JPEGImages", root / "Annotations", list_file):
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: missing (expected the VOST layout under {root})")
-    names = [line.strip() for line in list_file.read_text().splitlines() if line.strip()]
-    if not names:
-        raise ValueError(f"{list_file}: lists no sequence")
-    return [_read_sequence(root, name) for name in names]
-
-
-def _read_sequence(root: Path, name: str) -> VOSTSequence:
-    image_dir, label_dir = root / "JPEGImages" / name, root / "Annotations" / name
-    for folder in (image_dir, label_dir):
-        if not folder.is_dir():
-            raise FileNotFoundError(f"{folder}: missing folder of sequence {name}")
-    images = {path.stem for path in image_dir.glob("*.jpg")}
-    labels = {path.stem for path in label_dir.glob("*.png")}
-    unlabelled, unpictured = sorted(images - labels), sorted(labels - images)
-    if unlabelled:
-        stem = unlabelled[0]
-        raise FileNotFoundError(f"{label_dir / (stem + '.png')}: missing annotation for {image_dir / (stem + '.jpg')}")
-    if unpictured:
-        stem = unpictured[0]
-        raise FileNotFoundError(f"{image_dir / (stem + '.jpg')}: missing image for {label_dir / (stem + '.png')}")
-    return VOSTSequence(name, image_dir, label_dir, tuple(sorted(images)))
 
 
 @dataclass
@@ -190,16 +152,16 @@ class VOSTTrainClips(Dataset):
         seed: int = 0,
     ) -> None:
         if crop_size % 16 != 1:
-            raise ValueError(f"crop_size must be 16k+1 (e.g. 465, 97, 65) for the stride-16 model, got {crop_size}")
+            raise ConfigError(f"crop_size must be 16k+1 (e.g. 465, 97, 65) for the stride-16 model, got {crop_size}")
         if seq_len < 2 or max_gap < 1:
-            raise ValueError(f"need seq_len >= 2 and max_gap >= 1, got seq_len={seq_len}, max_gap={max_gap}")
+            raise ConfigError(f"need seq_len >= 2 and max_gap >= 1, got seq_len={seq_len}, max_gap={max_gap}")
         self.root = Path(root)
-        self.sequences = list_sequences(self.root, split)
+        self.sequences = train_sequences(self.root, split)
         if len(self.sequences) < 2:
-            raise ValueError(f"{self.root}: split {split!r} has one sequence; the dynamic merge needs two or more")
+            raise DatasetError(f"{self.root}: split {split!r} has one sequence; the dynamic merge needs two or more")
         for sequence in self.sequences:
             if len(sequence.frames) < seq_len:
-                raise ValueError(
+                raise DatasetError(
                     f"{sequence.label_dir}: {len(sequence.frames)} annotated frames, "
                     f"fewer than the clip length {seq_len}"
                 )
@@ -245,7 +207,7 @@ class VOSTTrainClips(Dataset):
         }
 
     def _augmented_clip(
-        self, sequence: VOSTSequence, rng: np.random.Generator, label_pad: int
+        self, sequence: TrainSequence, rng: np.random.Generator, label_pad: int
     ) -> tuple[list[np.ndarray], list[np.ndarray], int]:
         clip = self.sample_clip(sequence, rng)
         images, labels = clip.images, clip.labels
@@ -255,14 +217,14 @@ class VOSTTrainClips(Dataset):
         images, labels = random_pad(images, labels, rng, self.crop_size, label_pad)
         return images, labels, obj_num
 
-    def sample_clip(self, sequence: VOSTSequence, rng: np.random.Generator) -> RawClip:
+    def sample_clip(self, sequence: TrainSequence, rng: np.random.Generator) -> RawClip:
         """Draw the frames of one clip of `sequence` (direction, reference, gaps, consistency) and read them."""
         frames = sequence.frames[::-1] if rng.integers(2) == 1 else sequence.frames
         label_cache: dict[int, np.ndarray] = {}
 
         def label_at(position: int) -> np.ndarray:
             if position not in label_cache:
-                label_cache[position] = read_label(sequence.label_dir / f"{frames[position]}.png")
+                label_cache[position] = read_mask(sequence.label_dir / f"{frames[position]}.png")
             return label_cache[position]
 
         def good(position: int) -> bool:
@@ -274,31 +236,13 @@ class VOSTTrainClips(Dataset):
             labels = [label_at(position) for position in positions]
             if is_consistent(labels):
                 break
-        images = [read_image(sequence.image_dir / f"{frames[position]}.jpg") for position in positions]
+        images = [read_image(sequence.image_dir / f"{frames[position]}.jpg").astype(np.float32)
+                  for position in positions]
         for position, image, label in zip(positions, images, labels):
             if image.shape[:2] != label.shape or label.shape != labels[0].shape:
-                raise ValueError(
+                raise DatasetError(
                     f"{sequence.label_dir / (frames[position] + '.png')}: label {label.shape} does not match "
                     f"image {image.shape[:2]} or the reference {labels[0].shape}"
                 )
         return RawClip([frames[position] for position in positions], images, labels)
 
-
-def read_image(path: Path) -> np.ndarray:
-    """An RGB float32 (H, W, 3) image with values 0..255."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise OSError(f"{path}: cannot read image")
-    return image[:, :, ::-1].astype(np.float32)
-
-
-def read_label(path: Path) -> np.ndarray:
-    """A uint8 (H, W) id map from a palette or grey PNG."""
-    try:
-        with Image.open(path) as image:
-            label = np.array(image, dtype=np.uint8)
-    except OSError as error:
-        raise OSError(f"{path}: cannot read annotation ({error})") from error
-    if label.ndim != 2:
-        raise ValueError(f"{path}: annotation must be a single-channel id map, got shape {label.shape}")
-    return label

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-IGNORE_ID = 255
+from ..labels import IGNORE_ID
 
 
 class ObjectIds:

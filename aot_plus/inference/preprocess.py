@@ -46,9 +46,10 @@ def normalise(image: np.ndarray) -> np.ndarray:
 
 
 def check_image(image: np.ndarray) -> None:
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+    if (not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8
+            or 0 in image.shape):
         desc = f"{type(image).__name__} {getattr(image, 'shape', '')} {getattr(image, 'dtype', '')}"
-        raise ValueError(f"expected an RGB image as an (H, W, 3) uint8 array, got {desc}")
+        raise ValueError(f"expected an RGB image as a non-empty (H, W, 3) uint8 array, got {desc}")
 
 
 def preprocess_image(image: np.ndarray, max_size: float = TEST_MAX_SIZE,
@@ -58,14 +59,15 @@ def preprocess_image(image: np.ndarray, max_size: float = TEST_MAX_SIZE,
     height, width = image.shape[:2]
     new_h, new_w = test_time_size(height, width, max_size)
     if torch.device(device).type != "cpu":
-        return _preprocess_on_device(image, (new_h, new_w), torch.device(device))
+        return preprocess_image_torch(image, (new_h, new_w), torch.device(device))
     pixels = image.astype(np.float32)
     if (new_h, new_w) != (height, width):
         pixels = cv2.resize(pixels, dsize=(new_w, new_h), interpolation=cv2.INTER_CUBIC)
     return torch.from_numpy(normalise(pixels))[None]
 
 
-def _preprocess_on_device(image: np.ndarray, size: tuple[int, int], device: torch.device) -> torch.Tensor:
+def preprocess_image_torch(image: np.ndarray, size: tuple[int, int], device: torch.device) -> torch.Tensor:
+    """The steps of ``preprocess_image`` in PyTorch on ``device`` (bicubic, float32): its path off the CPU."""
     x = torch.from_numpy(image).to(device, non_blocking=True).permute(2, 0, 1)[None].float()
     if size != tuple(image.shape[:2]):
         x = F.interpolate(x, size=size, mode="bicubic", align_corners=False)

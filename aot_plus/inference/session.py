@@ -6,10 +6,10 @@
         out = session.step(image)        # = predict(image), then update(out.label)
 
 Per frame the session encodes the image once, propagates each group of up to ``max_objects``
-objects through its own long-term memory (a ``LongTermMemory`` with its eviction policy) and
-short-term memory (the previous frame), decodes identity logits and, on ``update``, writes the
-frame into the memories. Every ``long_term_gap`` frames the frame is appended to the long-term
-memory; the policy then decides what to evict (see ``aot_plus.memory``).
+objects through its own memories (a ``GroupMemory``: long-term bank with its eviction policy,
+short-term memory, write schedule), decodes identity logits and, on ``update``, writes the frame
+into the memories. Every ``long_term_gap`` frames the frame is appended to the long-term memory;
+the policy then decides what to evict (see ``aot_plus.memory``), and ``memory_events`` records it.
 """
 from __future__ import annotations
 
@@ -17,14 +17,13 @@ import functools
 import math
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..memory import LongTermMemory, build_memory_policy
-from ..models import AOT, Propagation
+from ..memory import GroupMemory, MemoryConfig, MemoryEvent, PolicyFactory, model_memory_config, policy_factory
+from ..models import AOT, Propagation, mask_unused_slots
 from .objects import ObjectIds, group_label
 from .preprocess import TEST_MAX_SIZE, check_image, preprocess_image
 
@@ -67,10 +66,9 @@ def _inference(method):
 
 @dataclass
 class _GroupState:
-    """Memories of one group of objects."""
+    """One group of objects: its memories and the frame predicted but not yet written."""
 
-    long_term: LongTermMemory
-    short_term: list[list[torch.Tensor]] | None = None
+    memory: GroupMemory
     pending: Propagation | None = None        # propagation of the frame awaiting ``update``
     pending_logits: torch.Tensor | None = None
 
@@ -114,10 +112,15 @@ class _GraphedEncoder:
 class InferenceSession:
     """Semi-supervised VOS on one video with a given memory policy. Device follows the model."""
 
-    def __init__(self, model: AOT, memory: str = "restricted", long_term_gap: int = 5,
-                 memory_options: dict[str, Any] | None = None, max_size: float = TEST_MAX_SIZE,
-                 precision: str = "fp32", mask_unused_objects: bool = False, cuda_graph: bool = True):
-        """``precision``: "fp32" (the official numerics), or "bf16"/"fp16" autocast for speed on a GPU.
+    def __init__(self, model: AOT, memory: str | MemoryConfig | PolicyFactory = "restricted", long_term_gap: int = 5,
+                 max_size: float = TEST_MAX_SIZE, precision: str = "fp32", mask_unused_objects: bool = False,
+                 cuda_graph: bool = True):
+        """``memory``: a policy name ("restricted", "unrestricted", "fifo"; with the constants the model's
+        official code uses, ``memory_defaults`` in its YAML), a memory config such as
+        ``RestrictedMemoryConfig(recent_frames=4)``, or a factory of ``MemoryPolicy`` objects (one per
+        object group).
+
+        ``precision``: "fp32" (the official numerics), or "bf16"/"fp16" autocast for speed on a GPU.
 
         ``cuda_graph``: on a GPU in fp32, replay the image encoder as a CUDA graph (the encoder's ~150
         kernel launches otherwise cost more CPU time than the GPU spends on them).
@@ -135,24 +138,16 @@ class InferenceSession:
         self.cuda_graph = cuda_graph
         self._graphed_encoder: _GraphedEncoder | None = None
         self.model = model.eval()
-        self.memory = memory
+        self.memory_config: MemoryConfig | None = (
+            model_memory_config(model.cfg, memory) if isinstance(memory, str) else None if callable(memory) else memory)
+        """The memory policy's config; None when the session was given a policy factory."""
+        self._new_policy = policy_factory(memory if self.memory_config is None else self.memory_config)
         self.long_term_gap = long_term_gap
-        self.memory_options = self._memory_options(model, memory, memory_options or {})
         self.max_size = max_size
         self.objects = ObjectIds()
         self._groups: list[_GroupState] = []
         self._frame: _Frame | None = None
-        self._last_long_term_frame = 0
         self._pos_emb: torch.Tensor | None = None
-
-    @staticmethod
-    def _memory_options(model: AOT, memory: str, options: dict[str, Any]) -> dict[str, Any]:
-        options = dict(options)
-        if memory == "restricted":
-            # Official HEAD behaviour: DeAOT scores every append, AOT only once the bank is full.
-            options.setdefault("update_before_full", model.family == "deaot")
-        build_memory_policy(memory, **options)   # validates name and options now
-        return options
 
     # ----------------------------------------------------------------------------------- public API
     @property
@@ -174,19 +169,30 @@ class InferenceSession:
     @property
     def memory_frames(self) -> list[int]:
         """Frame indices in the long-term memory of the first object group, oldest first."""
-        return self._groups[0].long_term.frames if self._groups else []
+        return self._groups[0].memory.frames if self._groups else []
 
     @property
     def memory_frames_per_group(self) -> list[list[int]]:
-        return [g.long_term.frames for g in self._groups]
+        return [g.memory.frames for g in self._groups]
+
+    @property
+    def memory_events(self) -> list[MemoryEvent]:
+        """Every long-term write of the first object group (frame 0 first): the frames kept, the entries'
+        scores where the policy scored them, the frame evicted."""
+        return list(self._groups[0].memory.events) if self._groups else []
+
+    @property
+    def memory_events_per_group(self) -> list[list[MemoryEvent]]:
+        return [list(g.memory.events) for g in self._groups]
 
     def to_ids(self, label: np.ndarray | torch.Tensor) -> np.ndarray:
         """Object indices -> original mask ids (the official write-back)."""
         return self.objects.to_ids(label)
 
     @_inference
-    def add_reference(self, image: np.ndarray, mask: np.ndarray) -> None:
-        """Registers the objects of ``mask`` (H, W uint8 ids; 255 in a reference is tracked as an object).
+    def add_reference(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Registers the objects of ``mask`` (H, W uint8 ids; 255 in a reference is tracked as an object)
+        and returns the label written into memory (H, W object indices).
 
         The first call starts the video at frame 0. A later call adds new objects on a new frame: the
         frame is predicted, the given objects are pasted over the prediction, and the result is written
@@ -195,15 +201,19 @@ class InferenceSession:
         check_image(image)
         mask = self._check_mask(mask, image.shape[:2])
         if self._frame is None:
-            self._start(image, mask)
-            return
+            self.objects.register(mask)
+            label = self.objects.to_indices(mask)
+            self._start(image, label)
+            return label
         self._check_no_pending()
         self.objects.register(mask)
-        prediction = self._predict(image, write_due=True)
-        label = self._label_tensor(np.where(mask != 0, self.objects.to_indices(mask), prediction.label))
-        self._write_memories(label, force_long_term=True)
-        self._add_groups_for_new_objects(label)
+        prediction = self._predict(image)
+        label = np.where(mask != 0, self.objects.to_indices(mask), prediction.label)
+        label_tensor = self._label_tensor(label)
+        self._write_memories(label_tensor, force_long_term=True)
+        self._add_groups_for_new_objects(label_tensor)
         self._frame.features = []
+        return label
 
     @_inference
     def predict(self, image: np.ndarray) -> Prediction:
@@ -211,17 +221,13 @@ class InferenceSession:
         if self._frame is None:
             raise RuntimeError("call add_reference with the first frame and its mask before predict")
         self._check_no_pending()
-        return self._predict(image, self._memory_write_due(self._frame.index + 1))
+        return self._predict(image)
 
-    def _predict(self, image: np.ndarray, write_due: bool) -> Prediction:
+    def _predict(self, image: np.ndarray) -> Prediction:
         frame = self._encode(image, self._frame.index + 1)
-        # The eviction score needs this frame's attention over the memory, if it will be written.
-        record = write_due and self._policy_needs_attention()
         logits = []
         for g, group in enumerate(self._groups):
-            long_memories = [group.long_term.layer(i) for i in range(self.model.cfg.num_layers)]
-            group.pending = self.model.propagate(frame.features[-1], long_memories, group.short_term,
-                                                 self_pos=self._pos_emb, record_attention=record)
+            group.pending = group.memory.read(frame.features[-1], self._pos_emb)
             group.pending_logits = self._mask_unused(self.model.decode(group.pending, frame.features), g)
             logits.append(group.pending_logits)
         self._frame = frame
@@ -237,17 +243,11 @@ class InferenceSession:
         self._frame.features = []
 
     def _write_memories(self, label: torch.Tensor, force_long_term: bool = False) -> None:
-        write_long = force_long_term or self._memory_write_due(self._frame.index)
         num_groups = self._groups_needed()
         for g, group in enumerate(self._groups):
             id_emb = self._id_embedding(group_label(label, g, num_groups, self.model.cfg.max_objects))
-            long_entries, group.short_term = self.model.memory_entries(group.pending, id_emb)
-            if write_long:
-                attention, foreground = self._eviction_inputs(group)
-                group.long_term.append(self._frame.index, long_entries, attention, foreground)
+            group.memory.write(self._frame.index, group.pending, id_emb, group.pending_logits, force_long_term)
             group.pending, group.pending_logits = None, None
-        if write_long:
-            self._last_long_term_frame = self._frame.index
 
     def step(self, image: np.ndarray) -> Prediction:
         """Predicts the next frame and writes it into memory with its own prediction."""
@@ -256,15 +256,12 @@ class InferenceSession:
         return out
 
     # ------------------------------------------------------------------------------------ internals
-    def _start(self, image: np.ndarray, mask: np.ndarray) -> None:
-        self.objects.register(mask)
+    def _start(self, image: np.ndarray, label: np.ndarray) -> None:
         frame = self._encode(image, 0)
         self._frame = frame
-        if self.model.family == "aot":
-            self._pos_emb = self.model.position_embedding(frame.token_size, 1, self.device)
+        self._pos_emb = self.model.position_embedding(frame.token_size, 1, self.device)
         self._groups = []
-        self._add_groups_for_new_objects(self._label_tensor(self.objects.to_indices(mask)))
-        self._last_long_term_frame = 0
+        self._add_groups_for_new_objects(self._label_tensor(label))
         frame.features = []
 
     def _add_groups_for_new_objects(self, label: torch.Tensor) -> None:
@@ -273,19 +270,16 @@ class InferenceSession:
         frame = self._frame
         while len(self._groups) < needed:
             g = len(self._groups)
-            group = _GroupState(LongTermMemory(build_memory_policy(self.memory, **self.memory_options)))
+            memory = GroupMemory(self.model, self._new_policy(), self.long_term_gap)
             id_emb = self._id_embedding(group_label(label, g, needed, self.model.cfg.max_objects))
-            propagation = self.model.propagate(frame.features[-1], None, None, id_emb=id_emb, self_pos=self._pos_emb)
-            long_entries, group.short_term = self.model.memory_entries(propagation, id_emb)
-            group.long_term.reset(frame.index, long_entries)
-            self._groups.append(group)
+            memory.start(frame.index, frame.features[-1], id_emb, self._pos_emb)
+            self._groups.append(_GroupState(memory))
 
     def _mask_unused(self, logits: torch.Tensor, group: int) -> torch.Tensor:
         if not self.mask_unused_objects:
             return logits
         used = min(self.objects.num_objects - group * self.model.cfg.max_objects, self.model.cfg.max_objects)
-        fill = -1e10 if logits.dtype == torch.float32 else -1e4
-        return torch.cat([logits[:, :used + 1], torch.full_like(logits[:, used + 1:], fill)], dim=1)
+        return mask_unused_slots(logits, used)
 
     def _groups_needed(self) -> int:
         return max(math.ceil(self.objects.num_objects / self.model.cfg.max_objects), 1)
@@ -308,20 +302,6 @@ class InferenceSession:
         if self._graphed_encoder is None or self._graphed_encoder.input.shape != x.shape:
             self._graphed_encoder = _GraphedEncoder(self.model, x)
         return self._graphed_encoder
-
-    def _memory_write_due(self, frame_index: int) -> bool:
-        return frame_index - self._last_long_term_frame >= self.long_term_gap
-
-    def _policy_needs_attention(self) -> bool:
-        return self._groups[0].long_term.policy.needs_attention
-
-    def _eviction_inputs(self, group: _GroupState) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        if not group.long_term.policy.needs_attention or group.pending.attention_mass is None:
-            return None, None
-        logits = F.interpolate(group.pending_logits, size=self._frame.token_size,
-                               mode="bilinear", align_corners=True)
-        foreground = 1 - torch.softmax(logits, dim=1)[0, 0].flatten()
-        return group.pending.attention_mass[0], foreground
 
     def _merge_probabilities(self, logits: list[torch.Tensor], size: tuple[int, int]) -> torch.Tensor:
         """Upsamples each group's logits and merges the groups as the official engine does."""

@@ -2,13 +2,42 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 from torch import Tensor
 
-from aot_plus.memory.base import MemoryPolicy
+from aot_plus.memory.base import EvictionEvidence, EvictionScores, MemoryPolicy
 
 Entries = list[list[Tensor]]
 """One frame's memory: entries[layer][field], each (HW, B, C). AOT has fields (K, V), DeAOT (K, V, ID_V)."""
+
+SCORE_FIELDS = ("relevance", "smoothed_relevance", "stay_counts", "bonus", "score")
+
+
+@dataclass(frozen=True)
+class MemoryEvent:
+    """One write into a long-term memory bank and the policy's decision about it."""
+
+    frame: int
+    """The frame written (the first event of a bank is its reference frame)."""
+    frames: tuple[int, ...]
+    """Frames in the bank after the write, oldest first."""
+    evicted: int | None = None
+    """The frame that left the bank, if any."""
+    scored_frames: tuple[int, ...] = ()
+    """The entries the policy scored (those older than `frame`), empty when it did not score."""
+    scores: EvictionScores | None = None
+    """Per entry of `scored_frames`: relevance, smoothed relevance, stay count, bonus and score."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready values: frame, frames, evicted and, when scored, one list per score field."""
+        event: dict[str, Any] = {"frame": self.frame, "frames": list(self.frames), "evicted": self.evicted}
+        if self.scores is not None:
+            event["scored_frames"] = list(self.scored_frames)
+            event.update({name: getattr(self.scores, name).tolist() for name in SCORE_FIELDS})
+        return event
 
 
 class LongTermMemory:
@@ -29,23 +58,18 @@ class LongTermMemory:
         """Frame indices in memory, oldest first."""
         return list(self._frames)
 
-    def reset(self, frame: int, entries: Entries) -> None:
+    def reset(self, frame: int, entries: Entries) -> MemoryEvent:
         """Start a new bank holding only `frame`, and reset the policy's state."""
         _check_entry_structure(entries)
         self._layers = [[field.unsqueeze(0) for field in layer] for layer in entries]
         self._frames = [frame]
         self.policy.reset()
+        return MemoryEvent(frame, (frame,))
 
-    def append(
-        self,
-        frame: int,
-        entries: Entries,
-        attention: Tensor | None = None,
-        foreground: Tensor | None = None,
-    ) -> int | None:
-        """Append `frame`, let the policy pick an eviction, apply it; return the evicted frame index or None.
+    def append(self, frame: int, entries: Entries, evidence: EvictionEvidence | None = None) -> MemoryEvent:
+        """Append `frame`, let the policy pick an eviction and apply it; the event says what happened.
 
-        `attention` and `foreground` are passed to the policy (see MemoryPolicy.select_eviction).
+        `evidence` is passed to the policy (see MemoryPolicy.select_eviction).
         """
         if not self._frames:
             raise RuntimeError("LongTermMemory.append called before reset: the bank has no frames")
@@ -53,7 +77,8 @@ class LongTermMemory:
             raise ValueError(f"memory frames must increase: cannot append frame {frame} after {self._frames[-1]}")
         self._check_matches_bank(entries)
         frames = self._frames + [frame]
-        position = self.policy.select_eviction(frames, attention, foreground)
+        decision = self.policy.select_eviction(frames, evidence)
+        position = decision.position
         if position is not None and not 0 < position < len(frames) - 1:
             raise RuntimeError(
                 f"memory policy chose position {position} of {len(frames)}; the first and newest are kept"
@@ -62,13 +87,18 @@ class LongTermMemory:
             [_append_field(stored, new, position) for stored, new in zip(layer, new_layer)]
             for layer, new_layer in zip(self._layers, entries)
         ]
+        scored = tuple(frames[:-1]) if decision.scores is not None else ()
         evicted = None if position is None else frames.pop(position)
         self._frames = frames
-        return evicted
+        return MemoryEvent(frame, tuple(frames), evicted, scored, decision.scores)
 
     def layer(self, i: int) -> list[Tensor]:
         """Fields of layer `i`, each (T, HW, B, C), oldest frame first."""
         return list(self._layers[i])
+
+    def layers(self) -> list[list[Tensor]]:
+        """Fields of every layer, each (T, HW, B, C), oldest frame first."""
+        return [list(layer) for layer in self._layers]
 
     def __len__(self) -> int:
         return len(self._frames)

@@ -30,41 +30,78 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from aot_plus.memory.base import MemoryPolicy, RestrictedMemoryConfig, check_frames
+from aot_plus.memory.base import EvictionDecision, EvictionEvidence, EvictionScores, MemoryPolicy, check_frames
 
 
 @dataclass(frozen=True)
-class EvictionScores:
-    """The quantities of one scoring call, one float32 value per entry older than the newest (CPU)."""
+class RestrictedMemoryConfig:
+    """Constants of the restricted memory bank; defaults are those of the official RMem release.
 
-    relevance: Tensor
-    """Foreground-weighted attention share of this call, sums to 1."""
-    smoothed_relevance: Tensor
-    """Moving mean of the relevance per frame index."""
-    stay_counts: Tensor
-    """Stay counts used in the bonus (the first one replaced by the entry count when reset_first_count)."""
-    bonus: Tensor
-    """Freshness (UCB) bonus."""
-    score: Tensor
-    """smoothed_relevance + bonus; the lowest evictable one is evicted on overflow."""
+    `update_before_full` differs between the official AOT and DeAOT code: each model's YAML in
+    configs/models sets it (see `memory_defaults` there).
+    """
+
+    first_frames: int = 1
+    """Oldest entries that are never evicted (the official FORMER_MEM_LEN)."""
+    recent_frames: int = 8
+    """Other entries the bank may hold (the official LATTER_MEM_LEN); capacity = first_frames + recent_frames."""
+    relevance_momentum: float = 0.8
+    """Weight of the new relevance in the moving mean of each entry's relevance."""
+    ucb_scale: float = 1.5
+    """Factor of the freshness (UCB) bonus."""
+    ucb_offset: float = 8.0
+    """Added to each stay count in the denominator of the freshness bonus."""
+    reset_first_count: bool = True
+    """Set the first entry's stay count to the number of scored entries ("ucb_reset_0")."""
+    update_before_full: bool = True
+    """Update relevance and stay counts at every append (HEAD DeAOT). False: only when the bank overflows
+    (HEAD AOT, and DeAOT before August 2024)."""
+
+    def __post_init__(self) -> None:
+        check_capacity(type(self).__name__, self.first_frames, self.recent_frames)
+        for name in ("relevance_momentum", "ucb_scale", "ucb_offset"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"RestrictedMemoryConfig.{name} must be a number, got {value!r}")
+        if not 0.0 <= self.relevance_momentum <= 1.0:
+            raise ValueError(
+                f"RestrictedMemoryConfig.relevance_momentum must be in [0, 1], got {self.relevance_momentum!r}"
+            )
+        if self.ucb_scale < 0.0:
+            raise ValueError(f"RestrictedMemoryConfig.ucb_scale must be >= 0, got {self.ucb_scale!r}")
+        if self.ucb_offset < 0.0:
+            raise ValueError(f"RestrictedMemoryConfig.ucb_offset must be >= 0, got {self.ucb_offset!r}")
+        for name in ("reset_first_count", "update_before_full"):
+            value = getattr(self, name)
+            if not isinstance(value, bool):
+                raise ValueError(f"RestrictedMemoryConfig.{name} must be a bool, got {value!r}")
+
+    @property
+    def capacity(self) -> int:
+        """Most entries the bank holds between appends."""
+        return self.first_frames + self.recent_frames
+
+
+def check_capacity(config: str, first_frames: object, recent_frames: object) -> None:
+    """Raise ValueError unless both counts are integers >= 1."""
+    for name, value in (("first_frames", first_frames), ("recent_frames", recent_frames)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{config}.{name} must be an integer >= 1, got {value!r}")
 
 
 class RestrictedPolicy(MemoryPolicy):
     """RMem eviction by smoothed foreground relevance plus a stay-count freshness bonus."""
 
-    needs_attention = True
+    needs_evidence = True
 
     def __init__(self, config: RestrictedMemoryConfig | None = None) -> None:
         self.config = config if config is not None else RestrictedMemoryConfig()
         self._smoothed: dict[int, float] = {}
         self._counts: dict[int, int] = {}
-        self.last_scores: EvictionScores | None = None
-        """Scores of the most recent scoring call (for inspection and logging)."""
 
     def reset(self) -> None:
         self._smoothed = {}
         self._counts = {}
-        self.last_scores = None
 
     @property
     def smoothed_relevance(self) -> dict[int, float]:
@@ -76,23 +113,17 @@ class RestrictedPolicy(MemoryPolicy):
         """Stay count per frame index (newest included), as stored after the last scoring call."""
         return dict(self._counts)
 
-    def select_eviction(
-        self,
-        frames: Sequence[int],
-        attention: Tensor | None,
-        foreground: Tensor | None,
-    ) -> int | None:
+    def select_eviction(self, frames: Sequence[int], evidence: EvictionEvidence | None) -> EvictionDecision:
         check_frames(frames, minimum=2)
-        relevance = foreground_relevance(attention, foreground, num_entries=len(frames) - 1)
+        relevance = foreground_relevance(evidence, num_entries=len(frames) - 1)
         overflow = len(frames) > self.config.capacity
         if not overflow and not self.config.update_before_full:
-            return None
+            return EvictionDecision()
         scores = self._update_scores(frames, relevance)
-        self.last_scores = scores
         if not overflow:
-            return None
+            return EvictionDecision(scores=scores)
         first = self.config.first_frames
-        return first + int(torch.argmin(scores.score[first:]))
+        return EvictionDecision(first + int(torch.argmin(scores.score[first:])), scores)
 
     def _update_scores(self, frames: Sequence[int], relevance: Tensor) -> EvictionScores:
         older = list(frames[:-1])
@@ -111,13 +142,14 @@ class RestrictedPolicy(MemoryPolicy):
         return EvictionScores(relevance, smoothed, counts, bonus, smoothed + bonus)
 
 
-def foreground_relevance(attention: Tensor | None, foreground: Tensor | None, num_entries: int) -> Tensor:
+def foreground_relevance(evidence: EvictionEvidence | None, num_entries: int) -> Tensor:
     """Share of foreground-weighted attention per memory entry, (num_entries,) float32 on the CPU.
 
-    `attention` is (HW, num_entries), `foreground` (HW,). Uniform when the weighted attention sums to zero.
+    Uniform when the weighted attention sums to zero.
     """
-    if attention is None or foreground is None:
+    if evidence is None:
         raise ValueError("restricted memory policy needs the layer-0 attention and the foreground probability")
+    attention, foreground = evidence.attention, evidence.foreground
     if attention.dim() != 2 or attention.shape[1] != num_entries:
         raise ValueError(
             f"attention must be (HW, {num_entries}) for {num_entries} older memory entries, "

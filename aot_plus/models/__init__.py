@@ -5,9 +5,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .aot import AOT, Propagation
+from .aot import AOT, Propagation, mask_unused_slots
 from .config import ModelConfig, available_models, load_model_config
 from .deaot import DeAOT
+
+MODEL_CLASSES: dict[str, type[AOT]] = {model_class.family: model_class for model_class in (AOT, DeAOT)}
+"""Model family (``family`` in configs/models) -> the class that builds it."""
 
 
 def build_model(name: str | Path | ModelConfig, **overrides: Any) -> AOT:
@@ -19,7 +22,10 @@ def build_model(name: str | Path | ModelConfig, **overrides: Any) -> AOT:
         cfg = replace(name, **overrides)
     else:
         cfg = load_model_config(name, **overrides)
-    return DeAOT(cfg) if cfg.family == "deaot" else AOT(cfg)
+    if cfg.family not in MODEL_CLASSES:
+        raise ValueError(f"model {cfg.name!r}: family must be one of {', '.join(MODEL_CLASSES)}, got {cfg.family!r}")
+    return MODEL_CLASSES[cfg.family](cfg)
 
 
-__all__ = ["AOT", "DeAOT", "ModelConfig", "Propagation", "available_models", "build_model", "load_model_config"]
+__all__ = ["AOT", "MODEL_CLASSES", "DeAOT", "ModelConfig", "Propagation", "available_models", "build_model",
+           "load_model_config", "mask_unused_slots"]

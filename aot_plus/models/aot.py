@@ -6,10 +6,12 @@ serve many inference sessions (see ``aot_plus.inference``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
 
+from ..labels import IGNORE_ID
 from .config import ModelConfig
 from .decoders import FPNSegmentationHead
 from .encoders import ENCODER_DIMS, build_encoder
@@ -17,7 +19,6 @@ from .layers.aot_block import LongShortTermTransformer
 from .layers.basic import map_to_seq, seq_to_2d
 from .layers.position import sine_position_embedding
 
-IGNORE_ID = 255
 # A list over layers of memory fields (tensors).
 LayerMemories = list[list[torch.Tensor]]
 
@@ -28,14 +29,35 @@ class Propagation:
 
     decoder_inputs: list[torch.Tensor]     # propagation outputs fed to the decoder, (HW, B, C) each
     layer_states: list                     # per layer, what a memory write of this frame needs
-    attention_mass: torch.Tensor | None    # layer-0 long-term attention per memory frame, (B, HW, T)
+    size_2d: tuple[int, int]               # the token grid (h, w)
+
+
+def mask_unused_slots(logits: torch.Tensor, num_objects: torch.Tensor | int) -> torch.Tensor:
+    """``logits`` (B, max_objects + 1, H, W) with the slots above the object count (per sample, or one
+    count for all) set to a value whose probability is 0 (-1e10; -1e4 in half precision), as the
+    official engine does."""
+    slots = torch.arange(logits.shape[1], device=logits.device)
+    if isinstance(num_objects, int):
+        unused = (slots > num_objects)[None]
+    else:
+        unused = slots[None, :] > num_objects.to(logits.device)[:, None]
+    fill = -1e10 if logits.dtype == torch.float32 else -1e4
+    return logits.masked_fill(unused[:, :, None, None], fill)
 
 
 class AOT(nn.Module):
     """AOT with AOT+ propagation layers. Module names follow the official checkpoints."""
 
+    family: ClassVar[str] = "aot"
+    """The ``family`` of the model configs this class builds."""
+    decodes_every_layer: ClassVar[bool] = True
+    """The decoder reads the output of every propagation layer (DeAOT: only the last one)."""
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
+        if cfg.family != self.family:
+            raise ValueError(f"model {cfg.name!r} is of family {cfg.family!r}; {type(self).__name__} builds "
+                             f"{self.family!r} models (use build_model)")
         self.cfg = cfg
         encoder_dims = ENCODER_DIMS[cfg.encoder]
         self.encoder = build_encoder(cfg.encoder, freeze_at=cfg.encoder_freeze_at)
@@ -43,14 +65,14 @@ class AOT(nn.Module):
         self.LSTT = self._build_propagation(cfg)
         self.decoder = FPNSegmentationHead(
             self._decoder_in_dim(cfg), cfg.max_objects + 1,
-            decode_intermediate_input=cfg.family == "aot", hidden_dim=cfg.embed_dim,
+            decode_intermediate_input=self.decodes_every_layer, hidden_dim=cfg.embed_dim,
             shortcut_dims=encoder_dims, align_corners=True)
         # kernel 17 / stride 16 / padding 8 maps a 16k+1 input exactly onto the k+1 token grid.
         self.patch_wise_id_bank = nn.Conv2d(cfg.id_channels, cfg.embed_dim, kernel_size=17, stride=16, padding=8)
         self._init_weights()
         if cfg.temporal_pe:
-            self.cur_pos_emb = nn.Parameter(torch.empty(1, cfg.temporal_dim))
-            self.mem_pos_emb = nn.Parameter(torch.empty(cfg.temporal_pe_slots, cfg.temporal_dim))
+            self.cur_pos_emb = nn.Parameter(torch.empty(1, self._temporal_dim(cfg)))
+            self.mem_pos_emb = nn.Parameter(torch.empty(cfg.temporal_pe_slots, self._temporal_dim(cfg)))
             nn.init.trunc_normal_(self.cur_pos_emb, std=0.05, a=-2.0, b=2.0)
             nn.init.trunc_normal_(self.mem_pos_emb, std=0.05, a=-2.0, b=2.0)
 
@@ -63,13 +85,14 @@ class AOT(nn.Module):
     def _decoder_in_dim(cfg: ModelConfig) -> int:
         return cfg.embed_dim * (cfg.num_layers + 1)
 
+    @staticmethod
+    def _temporal_dim(cfg: ModelConfig) -> int:
+        """Key width of the long-term attention, where the temporal embedding is added."""
+        return cfg.embed_dim
+
     def _init_weights(self) -> None:
         nn.init.xavier_uniform_(self.encoder_projector.weight)
         nn.init.orthogonal_(self.patch_wise_id_bank.weight.view(self.cfg.embed_dim, -1), gain=17 ** -2)
-
-    @property
-    def family(self) -> str:
-        return self.cfg.family
 
     def encode_image(self, images: torch.Tensor) -> list[torch.Tensor]:
         """Encoder features at strides 4, 8, 16 and the projected stride-16 embedding (B, C, h, w)."""
@@ -94,8 +117,9 @@ class AOT(nn.Module):
         """ID embedding (HW, B, C) of a (B, id_channels, H, W) one-hot mask at input resolution."""
         return map_to_seq(self.patch_wise_id_bank(one_hot))
 
-    def position_embedding(self, size_2d: tuple[int, int], batch: int, device: torch.device) -> torch.Tensor:
-        """Spatial sine embedding of the token grid, (HW, B, C)."""
+    def position_embedding(self, size_2d: tuple[int, int], batch: int, device: torch.device
+                           ) -> torch.Tensor | None:
+        """Spatial sine embedding of the token grid for the self-attention, (HW, B, C)."""
         pos = sine_position_embedding(*size_2d, channels=self.cfg.embed_dim, device=device)
         return map_to_seq(pos).expand(-1, batch, -1)
 
@@ -107,18 +131,25 @@ class AOT(nn.Module):
 
     def propagate(self, embedding: torch.Tensor, long_memories: LayerMemories | None,
                   short_memories: LayerMemories | None, id_emb: torch.Tensor | None = None,
-                  self_pos: torch.Tensor | None = None, record_attention: bool = False) -> Propagation:
+                  self_pos: torch.Tensor | None = None) -> Propagation:
         """Runs the propagation layers on a frame's projected embedding (B, C, h, w).
 
         With ``id_emb`` the frame is a reference frame that attends to itself; otherwise it reads the
-        given long-term memories (per layer, fields (T, HW, B, C)) and short-term memories.
+        given long-term memories (per layer, fields (T, HW, B, C)) and short-term memories. ``self_pos``
+        is ``position_embedding`` of the token grid, computed here when not given.
         """
         size_2d = tuple(embedding.shape[-2:])
-        if self_pos is None and self.family == "aot":
+        if self_pos is None:
             self_pos = self.position_embedding(size_2d, embedding.shape[0], embedding.device)
-        outputs, states, mass = self.LSTT(map_to_seq(embedding), long_memories, short_memories, id_emb,
-                                          self_pos, size_2d, self.temporal_encoding(), record_attention)
-        return Propagation(outputs, states, mass)
+        outputs, states = self.LSTT(map_to_seq(embedding), long_memories, short_memories, id_emb,
+                                    self_pos, size_2d, self.temporal_encoding())
+        return Propagation(outputs, states, size_2d)
+
+    def long_term_attention_mass(self, propagation: Propagation, long_keys: torch.Tensor) -> torch.Tensor:
+        """(B, HW, T): how much of the propagated frame's layer-0 long-term attention went to each of the
+        memory frames whose keys (layer 0, field 0 of the bank, (T, HW, B, C)) it read."""
+        return self.LSTT.layers[0].long_term_attention_mass(propagation.layer_states[0], long_keys,
+                                                            self.temporal_encoding())
 
     def memory_entries(self, propagation: Propagation, id_emb: torch.Tensor
                        ) -> tuple[LayerMemories, LayerMemories]:

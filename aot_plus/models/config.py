@@ -1,11 +1,12 @@
 """Model configuration: a dataclass filled from ``configs/models/<name>.yaml``."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..yaml_config import config_names, read_config
+from ..yaml_config import build_section, config_names, config_path, read_yaml
 
 
 @dataclass(frozen=True)
@@ -13,7 +14,7 @@ class ModelConfig:
     """Architecture of an AOT-family model. Defaults are R50-AOTL with the RMem temporal embedding."""
 
     name: str = "r50_aotl"
-    family: str = "aot"                 # "aot" (AOT+ blocks) or "deaot" (gated dual-branch blocks)
+    family: str = "aot"                 # "aot" (AOT+ blocks, class AOT) or "deaot" (gated dual-branch, DeAOT)
     encoder: str = "resnet50"           # "resnet50" or "mobilenetv2"
     num_layers: int = 3                 # propagation layers
     embed_dim: int = 256
@@ -25,20 +26,14 @@ class ModelConfig:
     temporal_pe_slots: int = 4
     droppath: float = 0.1
     encoder_freeze_at: int = 2          # stem and stage 1 frozen
-
-    def __post_init__(self) -> None:
-        if self.family not in ("aot", "deaot"):
-            raise ValueError(f"model {self.name!r}: family must be 'aot' or 'deaot', got {self.family!r}")
+    memory_defaults: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    """Per memory policy name, the constants this model's official code uses where they differ from the
+    policy's defaults (the restricted bank's ``update_before_full`` differs between AOT and DeAOT)."""
 
     @property
     def id_channels(self) -> int:
         """One-hot ids 0..max_objects plus the ignore channel."""
         return self.max_objects + 2
-
-    @property
-    def temporal_dim(self) -> int:
-        """Key width of the long-term attention, where the temporal embedding is added."""
-        return self.embed_dim // 2 if self.family == "deaot" else self.embed_dim
 
 
 def available_models() -> list[str]:
@@ -48,6 +43,5 @@ def available_models() -> list[str]:
 
 def load_model_config(name_or_path: str | Path, **overrides: Any) -> ModelConfig:
     """Config by name (a file in ``configs/models``) or by path to a YAML file, with keyword overrides."""
-    path, values = read_config(ModelConfig, "models", "model", name_or_path, **overrides)
-    values.setdefault("name", path.stem)
-    return ModelConfig(**values)
+    path = config_path("models", name_or_path)
+    return build_section(ModelConfig, {"name": path.stem, **read_yaml(path), **overrides}, str(path))

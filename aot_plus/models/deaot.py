@@ -1,6 +1,8 @@
 """The DeAOT model (R50-DeAOTL): AOT with gated dual-branch propagation and a normalised ID embedding."""
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import nn
 
@@ -13,6 +15,9 @@ from .layers.deaot_block import DualBranchGPM
 class DeAOT(AOT):
     """DeAOT. Shares everything with AOT except the propagation stack, the decoder input and ``id_norm``."""
 
+    family: ClassVar[str] = "deaot"
+    decodes_every_layer: ClassVar[bool] = False
+
     def __init__(self, cfg: ModelConfig):
         super().__init__(cfg)
         self.id_norm = nn.LayerNorm(cfg.embed_dim)
@@ -24,6 +29,14 @@ class DeAOT(AOT):
     @staticmethod
     def _decoder_in_dim(cfg: ModelConfig) -> int:
         return cfg.embed_dim * 2
+
+    @staticmethod
+    def _temporal_dim(cfg: ModelConfig) -> int:
+        return cfg.embed_dim // 2
+
+    def position_embedding(self, size_2d: tuple[int, int], batch: int, device: torch.device) -> None:
+        """DeAOT's gated self-attention uses no spatial embedding."""
+        return None
 
     def id_embedding(self, one_hot: torch.Tensor) -> torch.Tensor:
         return self.id_norm(map_to_seq(self.patch_wise_id_bank(one_hot)))

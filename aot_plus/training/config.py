@@ -1,36 +1,36 @@
 """Training configuration: a dataclass filled from ``configs/stages/<stage>.yaml`` and the command line."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..yaml_config import read_config
+from ..yaml_config import build_section, config_path, plain, read_yaml
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Defaults are the official VOST recipe (stage pre_vost)."""
+    """One training stage; the recipes are the YAML files of ``configs/stages`` (official: pre_vost)."""
 
-    total_steps: int = 20000
-    batch_size: int = 8
-    seq_len: int = 15
-    max_gap: int = 3
-    long_term_gap: int = 4
-    crop_size: int = 465
-    short_edge: int = 480
-    scale: tuple[float, float] = (0.7, 1.3)
-    merge_prob: float = 0.2
-    ignore_thresh: float = 0.2
-    base_lr: float = 2e-4
-    min_lr: float = 1e-5
-    weight_decay: float = 0.07
-    clip_grad_norm: float = 5.0
-    sequential_start: float = 0.5
-    id_shuffle: bool = True      # random id permutation per sample, so that no id is tied to one object
-    save_every: int = 500
-    keep_checkpoints: int = 8
-    workers: int = 8
+    total_steps: int
+    batch_size: int                # global batch, split over the processes
+    seq_len: int                   # frames per clip, the reference first
+    max_gap: int                   # largest gap between consecutive clip frames
+    long_term_gap: int             # long-term memory write every this many frames
+    crop_size: int                 # 16k + 1
+    short_edge: int
+    scale: tuple[float, float]
+    merge_prob: float              # probability of pasting a second clip over the first (dynamic merge)
+    ignore_thresh: float           # largest fraction of ignore pixels in a reference frame
+    base_lr: float
+    min_lr: float
+    weight_decay: float
+    clip_grad_norm: float
+    sequential_start: float        # fraction of the steps after which own predictions go into memory
+    id_shuffle: bool               # random id permutation per sample, so that no id is tied to one object
+    save_every: int
+    keep_checkpoints: int
+    workers: int
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -39,12 +39,11 @@ class TrainConfig:
         object.__setattr__(self, "scale", tuple(self.scale))
 
     def to_dict(self) -> dict[str, Any]:
-        values = asdict(self)
-        values["scale"] = list(self.scale)
-        return values
+        return plain(self)
 
 
 def load_train_config(stage: str | Path, **overrides: Any) -> TrainConfig:
     """Stage by name (a file in ``configs/stages``) or YAML path; ``None`` overrides are ignored."""
-    _, values = read_config(TrainConfig, "stages", "training stage", stage, **{k: v for k, v in overrides.items() if v is not None})
-    return TrainConfig(**values)
+    path = config_path("stages", stage)
+    values = {**read_yaml(path), **{k: v for k, v in overrides.items() if v is not None}}
+    return build_section(TrainConfig, values, str(path))

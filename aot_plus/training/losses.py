@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-IGNORE_ID = 255
+from ..labels import IGNORE_ID
+
 JACCARD_EPSILON = 1e-6
 
 

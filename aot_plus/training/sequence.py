@@ -14,10 +14,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.transforms import random_id_permutation
-from ..memory import FifoPolicy, LongTermMemory
-from ..models import AOT
+from ..memory import FifoPolicy, GroupMemory
+from ..models import AOT, mask_unused_slots
 from .losses import vos_loss
-
 
 
 @dataclass
@@ -30,12 +29,10 @@ class SequenceLoss:
 class SequenceTrainingStep(nn.Module):
     """Wraps the model so that DDP sees one module whose forward returns the loss."""
 
-    def __init__(self, model: AOT, long_term_gap: int = 4, memory_capacity: tuple[int, int] = (1, 8),
-                 id_shuffle: bool = True):
+    def __init__(self, model: AOT, long_term_gap: int = 4, id_shuffle: bool = True):
         super().__init__()
         self.model = model
         self.long_term_gap = long_term_gap
-        self.memory_capacity = memory_capacity
         self.id_shuffle = id_shuffle
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor, obj_nums: list[int], k_fraction: float,
@@ -49,9 +46,8 @@ class SequenceTrainingStep(nn.Module):
             permutation = torch.eye(max_obj + 1, device=images.device).expand(batch, -1, -1)
         features = self.model.encode_image(images.flatten(0, 1))
         frame_features = [[f.view(batch, length, *f.shape[1:])[:, t] for f in features] for t in range(length)]
-        pos_emb = None
-        if self.model.family == "aot":
-            pos_emb = self.model.position_embedding(tuple(features[-1].shape[-2:]), batch, images.device)
+        pos_emb = self.model.position_embedding(tuple(features[-1].shape[-2:]), batch, images.device)
+        num_objects = torch.tensor(obj_nums)
 
         def shuffled_id_embedding(label: torch.Tensor, use_ignore: bool = True) -> torch.Tensor:
             one_hot = self.model.one_hot_ids(label[:, None], use_ignore)
@@ -60,11 +56,7 @@ class SequenceTrainingStep(nn.Module):
 
         def decode(propagation, t: int) -> torch.Tensor:
             logits = self.model.decode(propagation, frame_features[t])
-            logits = torch.einsum("bohw,bto->bthw", logits, permutation)
-            unused = torch.arange(max_obj + 1, device=logits.device)[None, :] > torch.tensor(
-                obj_nums, device=logits.device)[:, None]
-            fill = -1e10 if logits.dtype == torch.float32 else -1e4
-            return logits.masked_fill(unused[:, :, None, None], fill)
+            return mask_unused_slots(torch.einsum("bohw,bto->bthw", logits, permutation), num_objects)
 
         def frame_loss(logits: torch.Tensor, t: int) -> torch.Tensor:
             upsampled = F.interpolate(logits, size=labels.shape[-2:], mode="bilinear", align_corners=True)
@@ -74,19 +66,16 @@ class SequenceTrainingStep(nn.Module):
         reference_id = shuffled_id_embedding(labels[:, 0], use_ignore=False)
         if use_own_predictions:
             reference_id = reference_id.detach()   # the ID bank is frozen once sequential training starts
-        reference = self.model.propagate(frame_features[0][-1], None, None, id_emb=reference_id, self_pos=pos_emb)
-        # Only the aux loss may go without gradients: the memories below are built from `reference`.
+        # A FIFO bank of the restricted bank's capacity: training clips never fill it.
+        memory = GroupMemory(self.model, FifoPolicy(), self.long_term_gap)
+        reference = memory.start(0, frame_features[0][-1], reference_id, pos_emb)
+        # Only the aux loss may go without gradients: the memories are built from `reference`.
         with torch.set_grad_enabled(torch.is_grad_enabled() and aux_weight > 0):
             aux_loss = frame_loss(decode(reference, 0), 0).mean()
-        long_entries, short_memory = self.model.memory_entries(reference, reference_id)
-        bank = LongTermMemory(FifoPolicy(*self.memory_capacity))
-        bank.reset(0, long_entries)
-        last_long = 0
 
         losses = []
         for t in range(1, length):
-            long_memory = [bank.layer(i) for i in range(self.model.cfg.num_layers)]
-            propagation = self.model.propagate(frame_features[t][-1], long_memory, short_memory, self_pos=pos_emb)
+            propagation = memory.read(frame_features[t][-1], pos_emb)
             logits = decode(propagation, t)
             losses.append(frame_loss(logits, t))
             if t == length - 1:
@@ -96,9 +85,6 @@ class SequenceTrainingStep(nn.Module):
                 id_emb = shuffled_id_embedding(upsampled.argmax(dim=1)).detach()
             else:
                 id_emb = shuffled_id_embedding(labels[:, t])
-            long_entries, short_memory = self.model.memory_entries(propagation, id_emb)
-            if t - last_long >= self.long_term_gap:
-                bank.append(t, long_entries)
-                last_long = t
+            memory.write(t, propagation, id_emb)
         prediction_loss = torch.stack(losses).mean()
         return SequenceLoss(aux_weight * aux_loss + prediction_loss, aux_loss.detach(), prediction_loss.detach())

@@ -3,15 +3,19 @@
 Fixes of official bugs (RMEM_SPEC §8.2.5): gradients are clipped after ``backward`` (the official
 non-AMP path clipped before it, a no-op); the run stops exactly at ``total_steps``; every step reseeds
 the model's random draws from (seed, step, rank), so runs are repeatable and resume exactly.
+
+A resume starts from the newest checkpoint that reads back whole and finite, and only with the run's
+recorded settings (``config.yaml``) unless ``allow_config_change`` says otherwise.
 """
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import re
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -21,11 +25,13 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
-from ..checkpoints import CheckpointError, LoadReport, load_checkpoint, read_state_dict, save_atomic
+from ..checkpoints import LoadReport, check_finite, load_checkpoint, read_checkpoint, read_state_dict, save_atomic
 from ..data.vost_train import VOSTTrainClips
 from ..distributed import Ranks, resolve_device, start_process_group
+from ..errors import CheckpointError, ConfigError, RunError
 from ..files import replace_atomically
 from ..models import AOT, build_model
+from ..yaml_config import plain
 from .config import TrainConfig
 from .ema import ModelEma
 from .schedules import (
@@ -42,6 +48,16 @@ CHECKPOINT_PATTERN = re.compile(r"save_step_(\d+)\.pth$")
 LOG_FIELDS = ["step", "loss", "aux_loss", "prediction_loss", "lr", "seconds"]
 CHECKED_PARTS = ("encoder", "LSTT", "decoder")
 """Parts of the model that an ``--init`` checkpoint must mostly supply."""
+TRAINING_CHECKPOINT_KEYS = ("state_dict", "optimizer", "ema", "step")
+CONFIG_FILE = "config.yaml"
+CHANGES_FILE = "config_changes.yaml"
+FREE_ON_RESUME = frozenset({"run.resume", "run.allow_config_change", "run.device", "run.out_dir", "train.workers"})
+"""Settings that may differ between a run and its resume without counting as a change: the two resume
+flags themselves; the device (where the run continues; another kind of device gives the same run to
+float precision, not bitwise); the run folder (found by reading it, so a moved folder or another
+spelling of its path is the same run); the data-loading workers (each item is drawn from
+(seed, epoch, index), so they change no result). Every other setting counts, the paths of the data and
+of the ``--init`` weights included: their names are the run's record of what it trained on."""
 
 
 @dataclass
@@ -56,7 +72,8 @@ class TrainRun:
     resume: bool = False
     amp: str | None = None                # None, "fp16" or "bf16"
     device: str | None = None
-    temporal_pe: bool = True
+    model_overrides: dict = field(default_factory=dict)   # model config fields to replace, e.g. temporal_pe
+    allow_config_change: bool = False     # on resume: go on under settings other than the recorded ones
 
 
 class _StepSampler(Sampler[int]):
@@ -149,14 +166,15 @@ class Trainer:
         if self.dist.distributed:
             start_process_group(self.dist, self.device)
         if cfg.batch_size % self.dist.world_size:
-            raise ValueError(f"batch_size {cfg.batch_size} is not divisible by {self.dist.world_size} processes")
+            raise ConfigError(f"batch_size {cfg.batch_size} is not divisible by {self.dist.world_size} processes")
         self.batch_per_rank = cfg.batch_size // self.dist.world_size
         self.ckpt_dir = run.out_dir / "ckpt"
         self.ema_dir = run.out_dir / "ema_ckpt"
         self._check_out_dir()
 
         torch.manual_seed(cfg.seed)   # the weights that no checkpoint sets are drawn from the seed
-        self.model = build_model(run.model, temporal_pe=run.temporal_pe)
+        self.model = build_model(run.model, **run.model_overrides)
+        self.config_changes = self._check_resumed_config() if run.resume else {}
         initialise(self.model, run)
         self.model.to(self.device).train()
         self.ema = ModelEma(self.model, cfg.total_steps)
@@ -179,7 +197,7 @@ class Trainer:
     def train(self) -> Path:
         """Trains to ``total_steps``; returns the final EMA checkpoint."""
         if self.dist.is_main:
-            self._write_config()
+            self._record_config()
         step = self.start_step
         bar = tqdm(total=self.cfg.total_steps, initial=step, desc="train", disable=not self.dist.is_main,
                    dynamic_ncols=True)
@@ -245,24 +263,27 @@ class Trainer:
     def _save(self, step: int) -> None:
         if not self.dist.is_main:
             return
+        config = self.config_record()
         state = {"state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
-                 "optimizer": self.optimizer.state_dict(), "ema": self.ema.state_dict(), "step": step}
+                 "optimizer": self.optimizer.state_dict(), "ema": self.ema.state_dict(), "step": step,
+                 "config": config}
         if self.scaler.is_enabled():
             state["scaler"] = self.scaler.state_dict()
         save_atomic(state, self.ckpt_dir / f"save_step_{step}.pth")
         ema_state = {k: v.detach().cpu() for k, v in self.ema.apply_to(self.model.state_dict()).items()}
-        save_atomic({"state_dict": ema_state}, self.ema_dir / f"save_step_{step}.pth")
+        save_atomic({"state_dict": ema_state, "config": config}, self.ema_dir / f"save_step_{step}.pth")
         for folder in (self.ckpt_dir, self.ema_dir):
             for old in checkpoint_steps(folder)[: -self.cfg.keep_checkpoints]:
                 (folder / f"save_step_{old}.pth").unlink()
 
     def _resume(self) -> int:
-        steps = checkpoint_steps(self.ckpt_dir)
-        if not steps:
-            raise FileNotFoundError(f"{self.ckpt_dir}: no checkpoint to resume from")
-        path = self.ckpt_dir / f"save_step_{steps[-1]}.pth"
-        state = torch.load(path, map_location=self.device, weights_only=True)
-        self.model.load_state_dict(state["state_dict"])
+        path, state = self._newest_readable_checkpoint()
+        try:
+            self.model.load_state_dict(state["state_dict"])
+        except RuntimeError:   # another model, let through by --allow-config-change
+            raise CheckpointError(f"{path}: its weights have other keys or shapes than the {self.run.model} model "
+                                  f"asked for; to train that model from them, start a new run with --init {path}"
+                                  ) from None
         self.optimizer.load_state_dict(state["optimizer"])
         self.ema.load_state_dict(state["ema"])
         if "scaler" in state:
@@ -270,21 +291,139 @@ class Trainer:
         log.info("resumed from %s", path)
         return int(state["step"])
 
-    def _check_out_dir(self) -> None:
-        if not self.run.resume and checkpoint_steps(self.ckpt_dir):
-            raise FileExistsError(f"{self.ckpt_dir}: holds checkpoints of an earlier run; pass --resume to continue "
-                                  "it or choose another --out")
+    def _newest_readable_checkpoint(self) -> tuple[Path, dict]:
+        """The newest checkpoint that reads back whole and finite; the damaged newer ones are logged, not fatal:
+        a crash or a full disk can spoil the last file, and the one before it resumes the run exactly."""
+        problems = []
+        for step in reversed(checkpoint_steps(self.ckpt_dir)):
+            path = self.ckpt_dir / f"save_step_{step}.pth"
+            try:
+                state = read_training_checkpoint(path, self.device)
+            except CheckpointError as err:
+                problems.append(str(err))
+                continue
+            if problems:
+                log.warning("%s; resuming from %s instead", "; ".join(problems), path)
+            return path, state
+        raise RunError(f"{self.ckpt_dir}: no readable checkpoint to resume from ({'; '.join(problems)})")
 
-    def _write_config(self) -> None:
-        self.run.out_dir.mkdir(parents=True, exist_ok=True)
+    def _check_out_dir(self) -> None:
+        """Before anything is built: a new run needs a folder without checkpoints, a resume one with them."""
+        if not self.run.resume and checkpoint_steps(self.ckpt_dir):
+            raise RunError(f"{self.ckpt_dir}: holds checkpoints of an earlier run; pass --resume to continue "
+                           "it or choose another --out")
+        if self.run.resume and not checkpoint_steps(self.ckpt_dir):
+            raise RunError(f"{self.ckpt_dir}: no checkpoint to resume from")
+
+    def config_record(self) -> dict:
+        """The run's settings as plain values: saved as config.yaml and inside every checkpoint."""
         run = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(self.run).items()}
-        text = yaml.safe_dump({"run": run, "train": self.cfg.to_dict(), "model": vars(self.model.cfg)},
-                              sort_keys=False)
-        with replace_atomically(self.run.out_dir / "config.yaml") as temporary:
-            temporary.write_text(text)
+        return {"run": run, "train": self.cfg.to_dict(), "model": plain(self.model.cfg)}
+
+    def _check_resumed_config(self) -> dict[str, dict]:
+        """The settings of this resume that differ from the run's record (`FREE_ON_RESUME` aside).
+
+        Refused unless ``allow_config_change``, so that a resume cannot silently become another run; with
+        it, each change is logged and `_record_config` appends it to config_changes.yaml.
+        """
+        path = self.run.out_dir / CONFIG_FILE
+        if not path.is_file():
+            log.warning("%s: not found (a run from before config records), so the settings cannot be checked "
+                        "against the original run's; going on with the ones given and recording them", path)
+            return {}
+        changes = config_differences(recorded_config(self.run.out_dir), self.config_record())
+        if changes and not self.run.allow_config_change:
+            raise RunError(f"{path}: --resume with settings other than this run's: {describe_changes(changes)}; "
+                           f"resume with the run's settings, or pass --allow-config-change to go on with the new "
+                           f"ones (recorded in {CHANGES_FILE})")
+        for key, change in changes.items():
+            log.warning("resuming with another setting (--allow-config-change): %s", describe_changes({key: change}))
+        return changes
+
+    def _record_config(self) -> None:
+        """A new run writes config.yaml; a resume keeps it, the record of the original run, and appends the
+        changes it was allowed to config_changes.yaml."""
+        if not self.run.resume or not (self.run.out_dir / CONFIG_FILE).is_file():
+            self._write_yaml(CONFIG_FILE, self.config_record())
+        elif self.config_changes:
+            entries = read_changes(self.run.out_dir)
+            entries.append({"resumed_from_step": self.start_step, "changes": self.config_changes})
+            self._write_yaml(CHANGES_FILE, entries)
+
+    def _write_yaml(self, name: str, content: dict | list) -> None:
+        self.run.out_dir.mkdir(parents=True, exist_ok=True)
+        with replace_atomically(self.run.out_dir / name) as temporary:
+            temporary.write_text(yaml.safe_dump(content, sort_keys=False))
 
     def _log_writer(self):
         return _LogFiles(self.run.out_dir, self.start_step, self.dist.is_main)
+
+
+def read_training_checkpoint(path: Path, map_location: torch.device) -> dict:
+    """A full checkpoint of this trainer, refused (`CheckpointError`) unless it reads back whole, has every
+    part a resume needs and holds only finite values (weights, EMA and optimiser moments alike)."""
+    state = read_checkpoint(path, map_location)
+    missing = [key for key in TRAINING_CHECKPOINT_KEYS if not isinstance(state, dict) or key not in state]
+    if missing:
+        raise CheckpointError(f"{path}: not a training checkpoint (no {', '.join(missing)})")
+    check_finite(state, path)
+    return state
+
+
+def _read_yaml(path: Path, expected: type) -> dict | list:
+    try:
+        content = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise RunError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    if not isinstance(content, expected):
+        raise RunError(f"{path}: expected a {expected.__name__}, got {type(content).__name__}: "
+                       "not a file this trainer wrote")
+    return content
+
+
+def read_changes(out_dir: Path) -> list[dict]:
+    """The entries of a run's config_changes.yaml, oldest first ([] without the file)."""
+    path = out_dir / CHANGES_FILE
+    return _read_yaml(path, list) if path.is_file() else []
+
+
+def recorded_config(out_dir: Path) -> dict:
+    """The settings a run last went on with: its config.yaml with the changes of config_changes.yaml applied."""
+    record = _read_yaml(out_dir / CONFIG_FILE, dict)
+    for entry in read_changes(out_dir):
+        for key, change in entry["changes"].items():
+            section, name = key.split(".", 1)
+            fields = record.setdefault(section, {})
+            if "to" in change:
+                fields[name] = change["to"]
+            else:
+                fields.pop(name, None)
+    return record
+
+
+def config_differences(recorded: dict, requested: dict) -> dict[str, dict]:
+    """``{"train.seed": {"from": 0, "to": 1}}`` for each ``section.field`` that differs, `FREE_ON_RESUME`
+    aside; a side without the field (a setting added or removed since) has no ``from`` or ``to``."""
+    recorded, requested = (yaml.safe_load(yaml.safe_dump(c)) for c in (recorded, requested))   # YAML's types
+    changes = {}
+    for section in dict.fromkeys([*requested, *recorded]):
+        old, new = recorded.get(section) or {}, requested.get(section) or {}
+        for name in dict.fromkeys([*new, *old]):
+            key = f"{section}.{name}"
+            if key not in FREE_ON_RESUME and (name in old, old.get(name)) != (name in new, new.get(name)):
+                changes[key] = {**({"from": old[name]} if name in old else {}),
+                                **({"to": new[name]} if name in new else {})}
+    return changes
+
+
+def describe_changes(changes: dict[str, dict]) -> str:
+    """``train.seed: 0 -> 1, model.name: aott -> aots`` (values as in the YAML files, strings bare)."""
+    def shown(change: dict, side: str) -> str:
+        if side not in change:
+            return "(absent)"
+        value = change[side]
+        return value if isinstance(value, str) else json.dumps(value)
+    return ", ".join(f"{key}: {shown(change, 'from')} -> {shown(change, 'to')}" for key, change in changes.items())
 
 
 class _LogFiles:

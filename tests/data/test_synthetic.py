@@ -13,6 +13,7 @@ from PIL import Image
 from scipy import ndimage
 
 from aot_plus.data.synthetic import generate_dataset, main
+from aot_plus.errors import ConfigError, RunError
 
 VIDEOS, FRAMES, SEED, HEIGHT, WIDTH = 4, 16, 3, 72, 96
 # Videos 0..3 cycle through these state changes, so a 4-video set holds a split, a cut and a recolor.
@@ -159,7 +160,7 @@ def test_refuses_a_non_empty_folder_and_replaces_only_a_dataset(tmp_path: Path) 
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep me")
     for overwrite in (False, True):
-        with pytest.raises(FileExistsError, match="mine"):
+        with pytest.raises(RunError, match="mine"):
             generate_dataset(foreign, overwrite=overwrite, **small)
     assert (foreign / "notes.txt").read_text() == "keep me"
 
@@ -167,7 +168,7 @@ def test_refuses_a_non_empty_folder_and_replaces_only_a_dataset(tmp_path: Path) 
     target.mkdir()
     generate_dataset(target, seed=0, **small)  # an empty folder is fine
     before = file_bytes(target)
-    with pytest.raises(FileExistsError, match="set"):
+    with pytest.raises(RunError, match="set"):
         generate_dataset(target, seed=1, **small)
     assert file_bytes(target) == before
     generate_dataset(target, seed=1, overwrite=True, **small)
@@ -192,12 +193,12 @@ def test_a_failed_run_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyP
     [("videos", 0), ("frames", 3), ("height", 31), ("width", 16), ("seed", -1), ("val_fraction", 1.0)],
 )
 def test_bad_arguments_are_refused(tmp_path: Path, argument: str, value: float) -> None:
-    with pytest.raises(ValueError, match=argument):
+    with pytest.raises(ConfigError, match=argument):
         generate_dataset(tmp_path / "set", **{argument: value})
     assert not (tmp_path / "set").exists()
 
 
-def test_command_line(tmp_path: Path) -> None:
+def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "cli"
     command = [sys.executable, "-m", "aot_plus.data.synthetic", "--out", str(out), "--videos", "2", "--frames", "6",
                "--seed", "5", "--height", "40", "--width", "56"]
@@ -208,10 +209,10 @@ def test_command_line(tmp_path: Path) -> None:
     assert len(list((out / "Annotations").rglob("*.png"))) == 6
     assert cv2.imread(str(out / "JPEGImages" / "0000_split" / "frame0000.jpg")).shape == (40, 56, 3)
 
-    with pytest.raises(SystemExit) as refused:  # in-process: the same entry point, without a second interpreter
-        main(command[3:])
-    message = str(refused.value.code)
-    assert "\n" not in message and str(out) in message and "--overwrite" in message
+    assert main(command[3:]) == 2   # in-process: the same entry point, without a second interpreter
+    message = capsys.readouterr().err
+    assert message.startswith("error: ") and message.count("\n") == 1
+    assert str(out) in message and "--overwrite" in message
 
 
 def test_default_set(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ from aot_plus.data.vost_train import (
     is_consistent,
     is_good_reference,
 )
+from aot_plus.errors import ConfigError, DatasetError
 from evaluation.palette import save_index_png
 
 HEIGHT, WIDTH = 40, 60
@@ -447,10 +448,10 @@ def test_merge_adds_objects_of_another_sequence(tmp_path: Path):
 def test_a_crop_without_objects_forces_a_merge(tmp_path: Path):
     tiny = [box_label({1: (0, 6, 0, 6)}) for _ in range(8)]  # 36 px: never kept by the crop
     big = [box_label({1: (5, 35, 20, 40)}) for _ in range(8)]
-    root = write_dataset(tmp_path, {"tiny": tiny, "big": big})
+    root = write_dataset(tmp_path, {"a_tiny": tiny, "b_big": big})
     dataset = VOSTTrainClips(root, seq_len=4, crop_size=65, short_edge=40, merge_prob=0.0)
     item = dataset[0]
-    assert item["sequence"] == "tiny" and item["obj_num"] == 1
+    assert item["sequence"] == "a_tiny" and item["obj_num"] == 1
     assert int((item["labels"][0] == 1).sum()) > 250  # 600 px scaled by at least 0.7^2
 
 
@@ -496,40 +497,44 @@ def test_synthetic_dataset_trains(tmp_path: Path):
 
 
 def test_missing_layout_parts_are_named(tmp_path: Path, dataset_root: Path):
-    with pytest.raises(FileNotFoundError, match="JPEGImages: missing"):
+    with pytest.raises(DatasetError, match="dataset folder not found"):
         VOSTTrainClips(tmp_path / "nowhere")
-    with pytest.raises(FileNotFoundError, match=r"ImageSets/val\.txt: missing"):
+    (tmp_path / "empty" / "ImageSets").mkdir(parents=True)
+    (tmp_path / "empty" / "ImageSets" / "train.txt").write_text("alpha\n")
+    with pytest.raises(DatasetError, match="empty/JPEGImages: missing"):
+        VOSTTrainClips(tmp_path / "empty")
+    with pytest.raises(DatasetError, match=r"ImageSets/val\.txt: sequence list of split 'val' not found"):
         VOSTTrainClips(dataset_root, split="val")
     (dataset_root / "ImageSets" / "train.txt").write_text("alpha\nbeta\ngamma\n")
-    with pytest.raises(FileNotFoundError, match=r"JPEGImages/gamma: missing folder of sequence gamma"):
+    with pytest.raises(DatasetError, match=r"JPEGImages/gamma: missing folder of sequence gamma"):
         VOSTTrainClips(dataset_root, seq_len=5, crop_size=65)
 
 
 def test_a_missing_annotation_is_named(dataset_root: Path):
     (dataset_root / "Annotations" / "beta" / "frame0007.png").unlink()
-    with pytest.raises(FileNotFoundError, match=r"Annotations/beta/frame0007\.png: missing annotation"):
+    with pytest.raises(DatasetError, match=r"Annotations/beta/frame0007\.png: missing annotation"):
         VOSTTrainClips(dataset_root, seq_len=5, crop_size=65)
 
 
 def test_an_annotation_without_image_is_named(dataset_root: Path):
     (dataset_root / "JPEGImages" / "alpha" / "frame0003.jpg").unlink()
-    with pytest.raises(FileNotFoundError, match=r"JPEGImages/alpha/frame0003\.jpg: missing image"):
+    with pytest.raises(DatasetError, match=r"JPEGImages/alpha/frame0003\.jpg: missing image"):
         VOSTTrainClips(dataset_root, seq_len=5, crop_size=65)
 
 
 def test_a_sequence_shorter_than_a_clip_is_an_error(dataset_root: Path):
-    with pytest.raises(ValueError, match=r"Annotations/beta: 20 annotated frames, fewer than the clip length 21"):
+    with pytest.raises(DatasetError, match=r"Annotations/beta: 20 annotated frames, fewer than the clip length 21"):
         VOSTTrainClips(dataset_root, seq_len=21, crop_size=65)
 
 
 def test_bad_settings_and_single_sequences_are_errors(tmp_path: Path, dataset_root: Path):
-    with pytest.raises(ValueError, match="16k\\+1"):
+    with pytest.raises(ConfigError, match="16k\\+1"):
         VOSTTrainClips(dataset_root, crop_size=64)
     (dataset_root / "ImageSets" / "train.txt").write_text("alpha\n")
-    with pytest.raises(ValueError, match="needs two or more"):
+    with pytest.raises(DatasetError, match="needs two or more"):
         VOSTTrainClips(dataset_root, seq_len=5, crop_size=65)
     (dataset_root / "ImageSets" / "train.txt").write_text("\n")
-    with pytest.raises(ValueError, match="lists no sequence"):
+    with pytest.raises(DatasetError, match="lists no sequence"):
         VOSTTrainClips(dataset_root, seq_len=5, crop_size=65)
 
 
@@ -540,11 +545,11 @@ def test_unreadable_or_mismatched_annotations_are_named(tmp_path: Path):
     dataset = VOSTTrainClips(root, seq_len=8, crop_size=65, short_edge=40)  # clips hold every frame
     rgb_png = root / "Annotations" / "alpha" / "frame0005.png"
     Image.fromarray(np.zeros((HEIGHT, WIDTH, 3), np.uint8)).save(rgb_png)
-    with pytest.raises(ValueError, match=r"frame0005\.png: annotation must be a single-channel id map"):
+    with pytest.raises(DatasetError, match=r"frame0005\.png: not an 8-bit index mask"):
         dataset.sample_clip(dataset.sequences[0], np.random.default_rng(0))
     save_index_png(rgb_png, np.zeros((HEIGHT, WIDTH + 1), np.uint8))
-    with pytest.raises(ValueError, match=r"frame0005\.png: label \(40, 61\) does not match"):
+    with pytest.raises(DatasetError, match=r"frame0005\.png: label \(40, 61\) does not match"):
         dataset.sample_clip(dataset.sequences[0], np.random.default_rng(0))
     rgb_png.write_bytes(b"not a png")
-    with pytest.raises(OSError, match=r"frame0005\.png: cannot read annotation"):
+    with pytest.raises(DatasetError, match=r"frame0005\.png: cannot be read as a PNG"):
         dataset.sample_clip(dataset.sequences[0], np.random.default_rng(0))

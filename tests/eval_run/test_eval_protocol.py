@@ -8,10 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 import aot_plus
-from aot_plus.data.vost_eval import load_eval_sequences, long_term_gap, read_image, read_mask, read_split
-from aot_plus.eval import main, score_results, write_atomically
+from aot_plus.data.io import read_image, read_mask
+from aot_plus.data.vost import eval_tasks, long_term_gap, read_split
+from aot_plus.eval import main
+from aot_plus.results import write_atomically
+from aot_plus.scoring import score_results
 from evaluation.palette import save_index_png
 
 from .helpers import HEIGHT, MODEL, WIDTH, png_files, read_ids
@@ -86,10 +90,11 @@ def test_split_is_sorted_and_deduplicated_and_frames_sorted(tmp_path):
             (folder / f"{stem}.jpg").write_bytes(b"")
         (root / "Annotations" / name).mkdir(parents=True)
         (root / "Annotations" / name / "00000.png").write_bytes(b"")
-    sequences = load_eval_sequences(root, "val", ["b"])
-    assert [s.name for s in sequences] == ["b"]
-    assert sequences[0].frame_names == ["00000", "00005", "00010"]
-    assert sequences[0].first_mask == root / "Annotations" / "b" / "00000.png"
+    tasks = eval_tasks(root, "val", ["b"])
+    assert [task.name for task in tasks] == ["b"]
+    assert tasks[0].frame_names == ["00000", "00005", "00010"]
+    assert tasks[0].references == {0: root / "Annotations" / "b" / "00000.png"}
+    assert tasks[0].written == (0, 1, 2) and tasks[0].long_term_gap == 5
 
 
 def test_failed_write_leaves_neither_file_nor_temporary(tmp_path):
@@ -144,15 +149,30 @@ def test_score_results_writes_csvs_and_reports_j_tr_and_j(dataset, val_sequences
 def test_memory_config_reaches_the_policy_and_bad_options_are_refused(dataset, val_sequences, checkpoint, tmp_path,
                                                                       one_thread, capsys):
     config = tmp_path / "fifo.yaml"
-    config.write_text("first_frames: 1\nrecent_frames: 2\n")
+    config.write_text("include: " + str(Path(aot_plus.__file__).parents[1] / "configs/memory/fifo.yaml") +
+                      "\nrecent_frames: 2\n")
     out, log_path = tmp_path / "results", tmp_path / "memory.json"
     assert main(["--model", MODEL, "--ckpt", str(checkpoint), "--data-root", str(dataset), "--out", str(out),
-                 "--device", "cpu", "--memory", "fifo", "--memory-config", str(config), "--long-term-gap", "1",
+                 "--device", "cpu", "--memory", str(config), "--long-term-gap", "1",
                  "--sequences", val_sequences[0], "--memory-log", str(log_path)]) == 0
     frames_log = json.loads(log_path.read_text())["sequences"][val_sequences[0]]["frames"]
     assert [f["memory"] for f in frames_log][-1] == [0, len(frames_log) - 2, len(frames_log) - 1]
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert saved["settings"]["memory"] == {"policy": "fifo", "first_frames": 1, "recent_frames": 2}
+    assert saved["settings"]["inference"]["long_term_gap"] == 1
+    assert saved["provenance"]["weights"] == str(checkpoint.resolve())
 
-    config.write_text("recent_frame: 2\n")
+    # The same through a KEY=VALUE override of the shipped fifo config.
+    out_2, log_2 = tmp_path / "results_2", tmp_path / "memory_2.json"
+    assert main(["--model", MODEL, "--ckpt", str(checkpoint), "--data-root", str(dataset), "--out", str(out_2),
+                 "--device", "cpu", "--memory", "fifo", "--long-term-gap", "1", "--sequences", val_sequences[0],
+                 "--memory-log", str(log_2), "memory.recent_frames=2"]) == 0
+    assert json.loads(log_2.read_text())["sequences"] == json.loads(log_path.read_text())["sequences"]
+
+    config.write_text("policy: fifo\nrecent_frame: 2\n")
     assert main(["--model", MODEL, "--ckpt", str(checkpoint), "--data-root", str(dataset), "--out", str(out),
-                 "--memory", "fifo", "--memory-config", str(config)]) == 1
-    assert f"{config}: unknown option" in capsys.readouterr().err
+                 "--memory", str(config)]) == 2
+    assert f"{config}: unknown option(s) recent_frame for memory policy 'fifo'" in capsys.readouterr().err
+    assert main(["--model", MODEL, "--ckpt", str(checkpoint), "--data-root", str(dataset), "--out", str(out),
+                 "memory.recent_frames=zero"]) == 2
+    assert "recent_frames must be an integer >= 1, got 'zero'" in capsys.readouterr().err

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from PIL import Image
 
 from aot_plus.eval import main
@@ -32,7 +33,7 @@ def test_wrapper_writes_official_outputs(fresh_run, dataset, val_sequences):
         assert len(stems) == FRAMES
         written = png_files(fresh_run.out, sequence)
         assert [p.stem for p in written] == stems
-        assert not list((fresh_run.out / sequence).glob(".*")), "temporary files left behind"
+        assert [p.name for p in (fresh_run.out / sequence).glob(".*")] == [".finished.json"], "temporaries left"
         gt_first = dataset / "Annotations" / sequence / f"{stems[0]}.png"
         assert written[0].read_bytes() == gt_first.read_bytes()
         allowed = set(np.unique(read_ids(gt_first)).tolist()) | {0}
@@ -66,7 +67,7 @@ def test_wrapper_scores_and_prints_j_tr_and_j(fresh_run):
 
 def test_memory_log_has_every_frame_with_the_gap_rule(fresh_run, dataset, val_sequences):
     log = json.loads(fresh_run.memory_log.read_text())
-    assert (log["model"], log["memory"]) == (MODEL, "restricted")
+    assert (log["model"], log["memory"]["policy"]) == (MODEL, "restricted")
     assert sorted(log["sequences"]) == val_sequences
     for sequence in val_sequences:
         entry = log["sequences"][sequence]
@@ -113,7 +114,9 @@ def test_random_init_warns_and_uses_the_seed_0_weights(fresh_run, dataset, val_s
                  "--device", "cpu", "--sequences", sequence]) == 0
     assert "RANDOM weights" in caplog.text
     assert "not scoring: --sequences selects part of the split" in caplog.text
-    assert sorted(p.name for p in out.iterdir()) == [sequence]
+    assert sorted(p.name for p in out.iterdir()) == [".lock", sequence, "config.yaml"]
+    record = yaml.safe_load((out / "config.yaml").read_text())
+    assert record["settings"]["weights_sha256"] == "random" and record["provenance"]["weights"] == "random"
     assert [p.read_bytes() for p in png_files(out, sequence)] == \
         [p.read_bytes() for p in png_files(fresh_run.out, sequence)]
 
@@ -153,7 +156,7 @@ def dataset_copy(dataset, tmp_path) -> Path:
 
 
 def test_missing_dataset_names_the_download(tmp_path, capsys):
-    assert main(eval_args(tmp_path / "VOST", tmp_path / "results")) == 1
+    assert main(eval_args(tmp_path / "VOST", tmp_path / "results")) == 2
     line = error_line(capsys)
     assert line.startswith(f"error: {tmp_path / 'VOST'}: dataset folder not found; download VOST from "
                            "https://www.vostdataset.org/")
@@ -162,7 +165,7 @@ def test_missing_dataset_names_the_download(tmp_path, capsys):
 
 def test_missing_split_list_is_named(dataset_copy, tmp_path, capsys):
     (dataset_copy / "ImageSets" / "val.txt").unlink()
-    assert main(eval_args(dataset_copy, tmp_path / "results")) == 1
+    assert main(eval_args(dataset_copy, tmp_path / "results")) == 2
     listing = dataset_copy / "ImageSets" / "val.txt"
     assert error_line(capsys) == f"error: {listing}: sequence list of split 'val' not found"
 
@@ -170,7 +173,7 @@ def test_missing_split_list_is_named(dataset_copy, tmp_path, capsys):
 def test_missing_first_annotation_is_named(dataset_copy, val_sequences, tmp_path, capsys):
     missing = dataset_copy / "Annotations" / val_sequences[1] / "frame0000.png"
     missing.unlink()
-    assert main(eval_args(dataset_copy, tmp_path / "results")) == 1
+    assert main(eval_args(dataset_copy, tmp_path / "results")) == 2
     assert error_line(capsys) == \
         f"error: {missing}: first-frame annotation of sequence {val_sequences[1]!r} not found"
     assert not (tmp_path / "results").exists()
@@ -179,19 +182,19 @@ def test_missing_first_annotation_is_named(dataset_copy, val_sequences, tmp_path
 def test_missing_frame_folder_is_named(dataset_copy, val_sequences, tmp_path, capsys):
     folder = dataset_copy / "JPEGImages_10fps" / val_sequences[0]
     shutil.rmtree(folder)
-    assert main(eval_args(dataset_copy, tmp_path / "results")) == 1
+    assert main(eval_args(dataset_copy, tmp_path / "results")) == 2
     assert error_line(capsys) == f"error: {folder}: frame folder of sequence {val_sequences[0]!r} not found"
 
 
 def test_unknown_sequence_is_named(dataset, tmp_path, capsys):
-    assert main(eval_args(dataset, tmp_path / "results", "--sequences", "nope")) == 1
+    assert main(eval_args(dataset, tmp_path / "results", "--sequences", "nope")) == 2
     assert error_line(capsys) == f"error: {dataset / 'ImageSets' / 'val.txt'}: does not list nope"
 
 
 def test_missing_checkpoint_names_the_released_file(dataset, tmp_path, capsys):
     path = tmp_path / "pretrain_models" / "aotplus_R50_DeAOTL_Temp_pe_Slot_4_ema_20000.pth"
     assert main(["--model", "r50_deaotl", "--ckpt", str(path), "--data-root", str(dataset),
-                 "--out", str(tmp_path / "results"), "--device", "cpu"]) == 1
+                 "--out", str(tmp_path / "results"), "--device", "cpu"]) == 2
     line = error_line(capsys)
     assert line.startswith(f"error: {path}: checkpoint not found; download "
                            "aotplus_R50_DeAOTL_Temp_pe_Slot_4_ema_20000.pth")
@@ -200,7 +203,7 @@ def test_missing_checkpoint_names_the_released_file(dataset, tmp_path, capsys):
 
 def test_checkpoint_of_another_model_is_refused(dataset, checkpoint, tmp_path, capsys):
     assert main(["--model", "aots", "--ckpt", str(checkpoint), "--data-root", str(dataset),
-                 "--out", str(tmp_path / "results"), "--device", "cpu"]) == 1
+                 "--out", str(tmp_path / "results"), "--device", "cpu"]) == 2
     line = error_line(capsys)
     assert line.startswith(f"error: {checkpoint}: does not match AOT")
     assert "missing: " in line
@@ -208,12 +211,12 @@ def test_checkpoint_of_another_model_is_refused(dataset, checkpoint, tmp_path, c
 
 def test_wrapper_explains_what_to_download(dataset, tmp_path):
     process = run_wrapper([], DATA_ROOT=str(tmp_path / "VOST"), GPUS="0")
-    assert process.returncode == 1
+    assert process.returncode == 2
     assert process.stderr.startswith(f"eval_vost.sh: dataset folder {tmp_path / 'VOST'} not found: download VOST "
                                      "from https://www.vostdataset.org/")
     missing = tmp_path / "aotplus_R50_AOTL_Temp_pe_Slot_4_ema_20000.pth"
     process = run_wrapper([], MODEL="r50_aotl", CKPT=str(missing), DATA_ROOT=str(dataset), GPUS="0")
-    assert process.returncode == 1
+    assert process.returncode == 2
     assert process.stderr.startswith(f"eval_vost.sh: checkpoint {missing} not found: download "
                                      "aotplus_R50_AOTL_Temp_pe_Slot_4_ema_20000.pth")
     assert "pretrain_models/" in process.stderr
@@ -221,14 +224,14 @@ def test_wrapper_explains_what_to_download(dataset, tmp_path):
 
 def test_unknown_model_is_named(dataset, tmp_path, capsys):
     assert main(["--model", "r99", "--random-init", "--data-root", str(dataset), "--out", str(tmp_path / "results"),
-                 "--device", "cpu"]) == 1
-    assert error_line(capsys).startswith("error: --model r99: unknown model 'r99'; available: ")
+                 "--device", "cpu"]) == 2
+    assert error_line(capsys).startswith("error: unknown model 'r99'; available: aotb, aots, aott, r50_aotl")
 
 
 def test_annotation_of_another_size_is_named(dataset_copy, val_sequences, tmp_path, capsys):
     first_mask = dataset_copy / "Annotations" / val_sequences[0] / "frame0000.png"
     save_index_png(first_mask, np.zeros((HEIGHT // 2, WIDTH // 2), np.uint8))
-    assert main(eval_args(dataset_copy, tmp_path / "results")) == 1
+    assert main(eval_args(dataset_copy, tmp_path / "results")) == 2
     assert error_line(capsys) == (f"error: {first_mask}: is {WIDTH // 2}x{HEIGHT // 2}, but the first frame "
                                   f"frame0000.jpg is {WIDTH}x{HEIGHT}")
-    assert not (tmp_path / "results").exists()
+    assert [p.name for p in (tmp_path / "results").iterdir()] == [".lock"]   # nothing written

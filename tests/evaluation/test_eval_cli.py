@@ -35,18 +35,20 @@ def test_csv_layout_and_printed_tables(toy_case, capsys):
     assert "Global results for val" in printed and "0.745098" in printed and "seqB_1" in printed
     assert sorted(path.name for path in results.iterdir() if path.is_file()) == [
         "global_results-val.csv",
+        "global_results-val.inputs.json",  # the record of the inputs, see test_eval_reuse
         "per-sequence_results-val.csv",
     ]
 
 
 def test_saved_results_are_reused_unless_re(toy_case, capsys):
+    # More cases (changed predictions, split or options) are in test_eval_reuse.
     results, dataset = toy_case
     assert cli(results, dataset, "--workers", "1") == 0
-    shutil.rmtree(results / "seqA")  # a recomputation would now fail
     capsys.readouterr()
     assert cli(results, dataset) == 0
     printed = capsys.readouterr().out
     assert "Using precomputed results" in printed and "0.745098" in printed
+    shutil.rmtree(results / "seqA")  # a recomputation now fails
     assert cli(results, dataset, "--re") == 1
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error.startswith("error: ") and str(results / "seqA") in error

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from evaluation.metrics import decay_bin_bounds, db_statistics, frame_jaccard, last_part_start
+from evaluation.metrics import db_statistics, decay_bin_bounds, frame_jaccard, last_part_start
 
 GT = np.array([[1, 1, 1, 0], [2, 2, 0, 0], [0, 0, 0, 0]])
 PREDICTION = np.array([[1, 1, 0, 0], [2, 2, 2, 0], [4, 0, 0, 1]])

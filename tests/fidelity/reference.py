@@ -1,7 +1,6 @@
-"""Access to the public fidelity case in ``../shared/reference/fidelity`` (reference runs of the official code)."""
+"""The public fidelity case (reference runs of the official code, ``tests/data/official``) as test inputs."""
 from __future__ import annotations
 
-import json
 import zlib
 from pathlib import Path
 
@@ -9,15 +8,15 @@ import cv2
 import numpy as np
 import torch
 
-FIDELITY_DIR = Path(__file__).resolve().parents[3] / "shared" / "reference" / "fidelity"
-SEQUENCE = "0001_synthetic_split"
+from tests.official_data import first_mask, frame_paths, manifest_entries, reference
+
+__all__ = ["deterministic_state_dict", "first_mask", "frame_paths", "read_rgb", "reference"]
 
 
 def deterministic_state_dict(model_name: str) -> dict[str, torch.Tensor]:
     """The weights recipe of the fidelity README (section A), rebuilt from the manifest alone."""
-    manifest = json.loads((FIDELITY_DIR / f"manifest_{model_name}.json").read_text())
     state = {}
-    for entry in manifest["entries"]:
+    for entry in manifest_entries(model_name):
         key, shape = entry["key"], tuple(entry["shape"])
         g = torch.Generator().manual_seed(zlib.crc32(key.encode()))
         base = torch.randn(shape, generator=g, dtype=torch.float32)
@@ -33,20 +32,5 @@ def deterministic_state_dict(model_name: str) -> dict[str, torch.Tensor]:
     return state
 
 
-def frame_paths() -> list[Path]:
-    return sorted((FIDELITY_DIR / "synthetic_vost" / "JPEGImages_10fps" / SEQUENCE).glob("*.jpg"))
-
-
 def read_rgb(path: Path) -> np.ndarray:
     return cv2.imread(str(path), cv2.IMREAD_COLOR)[:, :, ::-1].copy()
-
-
-def first_mask() -> np.ndarray:
-    from PIL import Image
-    return np.array(Image.open(FIDELITY_DIR / "synthetic_vost" / "Annotations" / SEQUENCE / "00000.png"))
-
-
-def reference(model_name: str, unrestricted: bool = False) -> dict[str, np.ndarray]:
-    suffix = "_unrestricted" if unrestricted else ""
-    with np.load(FIDELITY_DIR / f"ref_{model_name}{suffix}.npz") as z:
-        return {k: z[k] for k in z.files}

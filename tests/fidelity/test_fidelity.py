@@ -13,19 +13,24 @@ import pytest
 import torch
 
 import aot_plus
+from tests.official_data import memory_record
+
 from .reference import deterministic_state_dict, first_mask, frame_paths, read_rgb, reference
 
 F32_TOLERANCE = 1e-4
 # float16 storage of |logit| < 8 rounds by at most 2^-9 ~ 0.002; allow our own float32 error on top.
 F16_TOLERANCE = 2.5e-3
+SCORE_TOLERANCE = 1e-6
 
 
 @dataclass
 class Run:
+    name: str
     ref: dict
     logits: dict[int, np.ndarray] = field(default_factory=dict)
     labels: dict[int, np.ndarray] = field(default_factory=dict)
     memory: dict[int, list[int]] = field(default_factory=dict)
+    events: list = field(default_factory=list)
 
 
 def _teacher_forced_run(name: str, memory: str, tmp_path_factory) -> Run:
@@ -39,13 +44,14 @@ def _teacher_forced_run(name: str, memory: str, tmp_path_factory) -> Run:
     session = aot_plus.InferenceSession(model, memory=memory, long_term_gap=5)
     paths = frame_paths()
     session.add_reference(read_rgb(paths[0]), first_mask())
-    run = Run(ref, memory={0: session.memory_frames})
+    run = Run(name, ref, memory={0: session.memory_frames})
     for t in range(1, len(paths)):
         out = session.predict(read_rgb(paths[t]))
         run.logits[t] = out.logits[0].numpy()
         run.labels[t] = out.label
         session.update(ref["labels"][t])
         run.memory[t] = session.memory_frames
+    run.events = session.memory_events
     return run
 
 
@@ -102,3 +108,26 @@ def test_unrestricted_memory_and_logits_match(unrestricted_run: Run):
     for i, t in enumerate(ref["logits_frames"]):
         diff = np.abs(unrestricted_run.logits[int(t)] - ref["logits_native_f16"][i].astype(np.float32)).max()
         assert diff < F16_TOLERANCE, f"frame {t}: max |logit diff| {diff}"
+
+
+def test_every_scoring_call_matches_the_official_record(restricted_run: Run):
+    """The relevance (foreground-weighted attention share) and the score of every eviction decision of the
+    teacher-forced run equal the official `restrict_long_memories` records."""
+    calls = {call["at_frame"]: call for call in memory_record(restricted_run.name)["restrict_long_memories_calls"]}
+    writes = {event.frame: event for event in restricted_run.events}
+    assert sorted(writes) == [0] + sorted(calls)
+    scored = 0
+    for frame, call in calls.items():
+        event = writes[frame]
+        assert list(event.frames) == call["indexes_after"], f"frame {frame}"
+        assert event.evicted == (call["dropped"][0] if call["dropped"] else None), f"frame {frame}"
+        if not call["state_updated"]:   # AOT scores only once the bank overflows
+            assert event.scores is None, f"frame {frame}"
+            continue
+        scored += 1
+        assert list(event.scored_frames) == call["indexes_before"][:-1], f"frame {frame}"
+        for name, key in (("relevance", "attn_share_raw"), ("score", "score")):
+            ours = getattr(event.scores, name).numpy()
+            diff = np.abs(ours - np.asarray(call[key], dtype=np.float32)).max()
+            assert diff <= SCORE_TOLERANCE, f"frame {frame}: {name} differs by {diff}"
+    assert scored == (6 if restricted_run.name == "r50_aotl" else 14)

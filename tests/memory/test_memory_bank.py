@@ -7,7 +7,16 @@ from collections.abc import Sequence
 import pytest
 import torch
 
-from aot_plus.memory import FifoPolicy, LongTermMemory, MemoryPolicy, RestrictedPolicy, UnrestrictedPolicy
+from aot_plus.memory import (
+    EvictionDecision,
+    EvictionEvidence,
+    FifoConfig,
+    FifoPolicy,
+    LongTermMemory,
+    MemoryPolicy,
+    RestrictedPolicy,
+    UnrestrictedPolicy,
+)
 
 HW, BATCH = 6, 2
 FIELD_CHANNELS = (4, 8, 8)  # DeAOT-like K, V, ID_V; AOT would have two fields
@@ -36,9 +45,9 @@ def stored_frames(memory: LongTermMemory, layers: int = 3, fields: int = 3) -> l
 
 
 def test_append_and_evict_keep_every_field_and_layer_aligned() -> None:
-    memory = LongTermMemory(FifoPolicy(recent_frames=3))
+    memory = LongTermMemory(FifoPolicy(FifoConfig(recent_frames=3)))
     memory.reset(0, entries_of(0))
-    evicted = [memory.append(frame, entries_of(frame)) for frame in range(5, 41, 5)]
+    evicted = [memory.append(frame, entries_of(frame)).evicted for frame in range(5, 41, 5)]
     assert evicted == [None, None, None, 5, 10, 15, 20, 25]
     assert memory.frames == [0, 30, 35, 40]
     assert len(memory) == 4
@@ -51,8 +60,8 @@ def test_append_and_evict_keep_every_field_and_layer_aligned() -> None:
 class EvictSecondNewest(MemoryPolicy):
     """Evicts the entry just before the newest once the bank holds four."""
 
-    def select_eviction(self, frames, attention, foreground):
-        return len(frames) - 2 if len(frames) > 3 else None
+    def select_eviction(self, frames, evidence):
+        return EvictionDecision(len(frames) - 2 if len(frames) > 3 else None)
 
 
 def test_eviction_from_the_middle_with_two_fields() -> None:
@@ -71,9 +80,10 @@ def test_restricted_bank_drops_what_the_policy_chooses_and_passes_attention() ->
     for frame in range(5, 46, 5):
         older = len(memory)
         attention = torch.full((HW, older), 1.0 / older)
-        evicted = memory.append(frame, entries_of(frame, layers=1), attention, torch.ones(HW))
+        event = memory.append(frame, entries_of(frame, layers=1), EvictionEvidence(attention, torch.ones(HW)))
     # Uniform attention: the first overflow (frame 45) evicts the oldest non-first frame.
-    assert evicted == 5
+    assert event.evicted == 5 and event.frame == 45 and event.frames == tuple(memory.frames)
+    assert event.scored_frames == tuple(range(0, 41, 5)) and event.scores.score.shape == (9,)
     assert memory.frames == [0] + list(range(10, 46, 5))
     assert stored_frames(memory, layers=1) == [[memory.frames] * 3]
     assert policy.stay_counts[45] == 1
@@ -82,7 +92,7 @@ def test_restricted_bank_drops_what_the_policy_chooses_and_passes_attention() ->
 def test_failed_append_leaves_the_bank_unchanged() -> None:
     memory = LongTermMemory(RestrictedPolicy())
     memory.reset(0, entries_of(0))
-    memory.append(5, entries_of(5), torch.ones(HW, 1), torch.ones(HW))
+    memory.append(5, entries_of(5), EvictionEvidence(torch.ones(HW, 1), torch.ones(HW)))
     with pytest.raises(ValueError, match="needs the layer-0 attention"):
         memory.append(10, entries_of(10))
     assert memory.frames == [0, 5]
@@ -93,7 +103,8 @@ def test_unrestricted_bank_grows_and_reset_starts_over() -> None:
     memory = LongTermMemory(UnrestrictedPolicy())
     memory.reset(0, entries_of(0))
     for frame in range(1, 21):
-        assert memory.append(frame, entries_of(frame)) is None
+        event = memory.append(frame, entries_of(frame))
+        assert event.evicted is None and event.scores is None and event.scored_frames == ()
     assert memory.frames == list(range(21))
     memory.reset(4, entries_of(4))
     assert memory.frames == [4] and memory.layer(0)[0].shape == (1, HW, BATCH, 4)
@@ -104,10 +115,10 @@ def test_reset_clears_policy_state() -> None:
     policy = RestrictedPolicy()
     memory = LongTermMemory(policy)
     memory.reset(0, entries_of(0, layers=1))
-    memory.append(5, entries_of(5, layers=1), torch.ones(HW, 1), torch.ones(HW))
+    memory.append(5, entries_of(5, layers=1), EvictionEvidence(torch.ones(HW, 1), torch.ones(HW)))
     assert policy.stay_counts == {0: 1, 5: 1}
-    memory.reset(0, entries_of(0, layers=1))
-    assert policy.stay_counts == {} and policy.last_scores is None
+    assert memory.reset(0, entries_of(0, layers=1)).frames == (0,)
+    assert policy.stay_counts == {} and policy.smoothed_relevance == {}
 
 
 def test_frames_property_is_a_copy() -> None:
@@ -143,8 +154,8 @@ def test_bad_entries_are_rejected(frame: int, entries, message: str) -> None:
 
 
 class EvictFirst(MemoryPolicy):
-    def select_eviction(self, frames, attention, foreground):
-        return 0
+    def select_eviction(self, frames, evidence):
+        return EvictionDecision(0)
 
 
 def test_policy_choosing_a_protected_position_is_an_error() -> None:

@@ -1,6 +1,6 @@
 """Replay of every recorded call of the official `restrict_long_memories` (R50-AOTL and R50-DeAOTL).
 
-The records are ../shared/reference/fidelity/ref_r50_{aotl,deaotl}_memory.json,
+The records are tests/data/official/ref_r50_{aotl,deaotl}_memory.json,
 recorded from the official RMem code on a synthetic 72-frame video (gap 5, capacity 1 + 8). For each call
 they hold the normalised attention shares, moving means, stay counts, UCB bonus, scores and the drop.
 The shares are fed back as a one-token attention map with foreground 1, so the policy sees the same
@@ -9,14 +9,19 @@ relevance the official code computed.
 
 from __future__ import annotations
 
-import json
 import re
+
 import pytest
 import torch
 
-from aot_plus.memory import LongTermMemory, RestrictedMemoryConfig, RestrictedPolicy, UnrestrictedPolicy
-
-from tests.fidelity.reference import FIDELITY_DIR
+from aot_plus.memory import (
+    EvictionEvidence,
+    LongTermMemory,
+    RestrictedMemoryConfig,
+    RestrictedPolicy,
+    UnrestrictedPolicy,
+)
+from tests.official_data import memory_record
 
 SCORE_TOLERANCE = 1e-6
 # AOT's restriction returns early until the bank overflows; DeAOT's (HEAD) scores at every append.
@@ -24,7 +29,7 @@ MODELS = {"r50_aotl": False, "r50_deaotl": True}
 
 
 def load_record(model: str) -> dict:
-    return json.loads((FIDELITY_DIR / f"ref_r50_{model[4:]}_memory.json").read_text())
+    return memory_record(model)
 
 
 def printed_stay_counts(call: dict) -> list[float]:
@@ -66,20 +71,20 @@ def test_replay_matches_every_recorded_call(model: str) -> None:
             shares = call.get("attn_share_raw", [1.0 / older] * older)
             state_before = policy.smoothed_relevance
             assert memory.frames + [frame] == call["indexes_before"]
-            evicted = memory.append(frame, one_frame_entries(frame), torch.tensor([shares]), torch.ones(1))
-            assert evicted == (call["dropped"][0] if call["dropped"] else None), f"frame {frame}"
+            evidence = EvictionEvidence(torch.tensor([shares]), torch.ones(1))
+            event = memory.append(frame, one_frame_entries(frame), evidence)
+            assert event.evicted == (call["dropped"][0] if call["dropped"] else None), f"frame {frame}"
             assert memory.frames == call["indexes_after"], f"frame {frame}"
             if call["state_updated"]:
-                check_scored_call(policy, call, state_before)
+                check_scored_call(policy, event.scores, call, state_before)
             else:
-                assert policy.last_scores is None and policy.smoothed_relevance == {} and policy.stay_counts == {}
+                assert event.scores is None and policy.smoothed_relevance == {} and policy.stay_counts == {}
         expected = record["long_term_memory_frames_after_each_frame"][str(frame)]
         assert memory.frames == expected, f"frame {frame}"
 
 
-def check_scored_call(policy: RestrictedPolicy, call: dict, state_before: dict[int, float]) -> None:
+def check_scored_call(policy: RestrictedPolicy, scores, call: dict, state_before: dict[int, float]) -> None:
     frame = call["at_frame"]
-    scores = policy.last_scores
     assert scores is not None
     assert close(scores.relevance, call["attn_share_raw"]), f"frame {frame}"
     assert close(scores.smoothed_relevance, call["attn_share_moving_avg"]), f"frame {frame}"
@@ -109,7 +114,7 @@ def test_unrestricted_bank_lengths_match_record(model: str) -> None:
     observed = [len(memory)]
     for frame in range(1, 72):
         if frame % 5 == 0:
-            assert memory.append(frame, one_frame_entries(frame)) is None
+            assert memory.append(frame, one_frame_entries(frame)).evicted is None
         observed.append(len(memory))
     assert observed == lengths
     assert memory.frames == list(range(0, 71, 5))

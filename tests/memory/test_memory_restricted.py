@@ -8,9 +8,22 @@ import random
 import pytest
 import torch
 
-from aot_plus.memory import RestrictedMemoryConfig, RestrictedPolicy, build_memory_policy
+from aot_plus.memory import (
+    EvictionDecision,
+    EvictionEvidence,
+    RestrictedMemoryConfig,
+    RestrictedPolicy,
+    build_memory_policy,
+    memory_config,
+)
 
 GAP = 5
+
+
+def select(policy: RestrictedPolicy, frames: list[int], attention, foreground) -> EvictionDecision:
+    """The policy's decision on the evidence (attention, foreground); None when either is missing."""
+    evidence = None if attention is None or foreground is None else EvictionEvidence(attention, foreground)
+    return policy.select_eviction(frames, evidence)
 
 
 def steps(start: int, stop: int) -> list[int]:
@@ -35,7 +48,7 @@ def run(policy: RestrictedPolicy, attention_of, last_frame: int) -> dict[int, li
     for frame in steps(GAP, last_frame):
         attention = attention_of(frames)
         frames.append(frame)
-        position = policy.select_eviction(frames, attention, torch.full((attention.shape[0],), 0.7))
+        position = select(policy, frames, attention, torch.full((attention.shape[0],), 0.7)).position
         if position is not None:
             frames.pop(position)
         history[frame] = list(frames)
@@ -109,8 +122,9 @@ def test_hand_computed_scores_of_one_call() -> None:
     # Two tokens, three older entries. Foreground 1 and 0.5.
     attention = torch.tensor([[0.5, 0.25, 0.25], [0.0, 0.5, 0.5]])
     frames = [0, 5, 10, 15]
-    assert policy.select_eviction(frames, attention, torch.tensor([1.0, 0.5])) is None
-    scores = policy.last_scores
+    decision = select(policy, frames, attention, torch.tensor([1.0, 0.5]))
+    assert decision.position is None
+    scores = decision.scores
     # Weighted mass (0.5, 0.5, 0.5) -> relevance 1/3 each; counts (1, 1, 1) with t_0 := 3 -> (3, 1, 1).
     bonus_first = 1.5 * math.sqrt(math.log(5.0) / 11.0)
     bonus_other = 1.5 * math.sqrt(math.log(5.0) / 9.0)
@@ -120,40 +134,40 @@ def test_hand_computed_scores_of_one_call() -> None:
     assert scores.score.tolist() == pytest.approx([1 / 3 + bonus_first] + [1 / 3 + bonus_other] * 2, abs=1e-6)
 
     # Second call: relevance (0.1, 0.6, 0.2, 0.1) is mixed 0.2 * old + 0.8 * new for the known frames.
-    policy.select_eviction(frames + [20], torch.tensor([[0.1, 0.6, 0.2, 0.1]]), torch.ones(1))
+    scores = select(policy, frames + [20], torch.tensor([[0.1, 0.6, 0.2, 0.1]]), torch.ones(1)).scores
     smoothed = [0.2 / 3 + 0.08, 0.2 / 3 + 0.48, 0.2 / 3 + 0.16, 0.1]
-    assert policy.last_scores.smoothed_relevance.tolist() == pytest.approx(smoothed, abs=1e-6)
-    assert policy.last_scores.stay_counts.tolist() == [4.0, 2.0, 2.0, 2.0]
+    assert scores.smoothed_relevance.tolist() == pytest.approx(smoothed, abs=1e-6)
+    assert scores.stay_counts.tolist() == [4.0, 2.0, 2.0, 2.0]
     assert policy.stay_counts == {0: 2, 5: 2, 10: 2, 15: 2, 20: 1}
 
 
 def test_ties_evict_the_first_lowest_position() -> None:
     policy = RestrictedPolicy(RestrictedMemoryConfig(recent_frames=2))
     # Entries 5 and 10 have equal relevance and counts; the earlier one goes.
-    assert policy.select_eviction([0, 5, 10, 15], torch.tensor([[0.5, 0.25, 0.25]]), torch.ones(1)) == 1
+    assert select(policy, [0, 5, 10, 15], torch.tensor([[0.5, 0.25, 0.25]]), torch.ones(1)).position == 1
 
 
 def test_without_count_reset_the_first_count_is_its_stay() -> None:
     policy = RestrictedPolicy(RestrictedMemoryConfig(reset_first_count=False))
-    policy.select_eviction([0, 5, 10], torch.tensor([[0.5, 0.5]]), torch.ones(1))
-    assert policy.last_scores.stay_counts.tolist() == [1.0, 1.0]
+    scores = select(policy, [0, 5, 10], torch.tensor([[0.5, 0.5]]), torch.ones(1)).scores
+    assert scores.stay_counts.tolist() == [1.0, 1.0]
 
 
 def test_zero_foreground_gives_uniform_relevance_not_nan() -> None:
     policy = RestrictedPolicy(RestrictedMemoryConfig(recent_frames=3))
     frames = [0, 5, 10, 15]
-    policy.select_eviction(frames, torch.tensor([[0.7, 0.2, 0.1]] * 3), torch.zeros(3))
-    assert policy.last_scores.relevance.tolist() == pytest.approx([1 / 3] * 3)
-    position = policy.select_eviction(frames + [20], torch.tensor([[0.4, 0.3, 0.2, 0.1]]), torch.zeros(1))
-    assert policy.last_scores.relevance.tolist() == pytest.approx([1 / 4] * 4)
+    scores = select(policy, frames, torch.tensor([[0.7, 0.2, 0.1]] * 3), torch.zeros(3)).scores
+    assert scores.relevance.tolist() == pytest.approx([1 / 3] * 3)
+    decision = select(policy, frames + [20], torch.tensor([[0.4, 0.3, 0.2, 0.1]]), torch.zeros(1))
+    assert decision.scores.relevance.tolist() == pytest.approx([1 / 4] * 4)
     # Equal counts for 5, 10, 15; 15 has no history, so its smoothed relevance 1/4 is below 0.2/3 + 0.8/4.
-    assert policy.last_scores.smoothed_relevance.tolist() == pytest.approx([0.2 / 3 + 0.2] * 3 + [0.25])
-    assert position == 3
+    assert decision.scores.smoothed_relevance.tolist() == pytest.approx([0.2 / 3 + 0.2] * 3 + [0.25])
+    assert decision.position == 3
 
 
 def test_non_finite_attention_is_rejected() -> None:
     with pytest.raises(ValueError, match="not finite"):
-        RestrictedPolicy().select_eviction([0, 5, 10], torch.tensor([[float("nan"), 0.5]]), torch.ones(1))
+        select(RestrictedPolicy(), [0, 5, 10], torch.tensor([[float("nan"), 0.5]]), torch.ones(1))
 
 
 @pytest.mark.parametrize(
@@ -168,27 +182,28 @@ def test_non_finite_attention_is_rejected() -> None:
 )
 def test_bad_inputs_are_rejected(attention, foreground, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        RestrictedPolicy().select_eviction([0, 5, 10], attention, foreground)
+        select(RestrictedPolicy(), [0, 5, 10], attention, foreground)
 
 
 def test_bad_frames_are_rejected() -> None:
     with pytest.raises(ValueError, match="at least 2 frames"):
-        RestrictedPolicy().select_eviction([0], torch.ones(1, 0), torch.ones(1))
+        select(RestrictedPolicy(), [0], torch.ones(1, 0), torch.ones(1))
     with pytest.raises(ValueError, match="distinct"):
-        RestrictedPolicy().select_eviction([0, 5, 5], torch.ones(1, 2) / 2, torch.ones(1))
+        select(RestrictedPolicy(), [0, 5, 5], torch.ones(1, 2) / 2, torch.ones(1))
 
 
 def test_aot_mode_keeps_no_state_before_overflow() -> None:
     policy = RestrictedPolicy(RestrictedMemoryConfig(update_before_full=False))
     run(policy, pattern_attention, 40)
-    assert policy.last_scores is None and policy.stay_counts == {} and policy.smoothed_relevance == {}
+    assert policy.stay_counts == {} and policy.smoothed_relevance == {}
+    assert select(policy, steps(0, 40), pattern_attention(steps(0, 35)), torch.ones(6)).scores is None
 
 
 def test_reset_forgets_state() -> None:
     policy = RestrictedPolicy()
     run(policy, pattern_attention, 50)
     policy.reset()
-    assert policy.last_scores is None and policy.stay_counts == {} and policy.smoothed_relevance == {}
+    assert policy.stay_counts == {} and policy.smoothed_relevance == {}
 
 
 def reference_eviction(state: dict, frames: list[int], attention: list[list[float]], fg: list[float]):
@@ -218,9 +233,10 @@ def test_matches_independent_float64_statement_on_random_run() -> None:
         attention = [[a / sum(row) for a in row] for row in attention]
         fg = [rng.random() for _ in range(4)]
         frames.append(frame)
-        position = policy.select_eviction(frames, torch.tensor(attention), torch.tensor(fg))
+        decision = select(policy, frames, torch.tensor(attention), torch.tensor(fg))
+        position = decision.position
         expected_scores = reference_eviction(state, frames, attention, fg)
-        assert policy.last_scores.score.tolist() == pytest.approx(expected_scores, abs=1e-6)
+        assert decision.scores.score.tolist() == pytest.approx(expected_scores, abs=1e-6)
         if len(frames) > 6:
             ranked = sorted(range(1, len(expected_scores)), key=expected_scores.__getitem__)
             assert expected_scores[ranked[1]] - expected_scores[ranked[0]] > 1e-5, "near tie: pick another seed"
@@ -236,9 +252,8 @@ def test_capacity_first_and_newest_kept_on_long_runs(
     update_before_full: bool, first_frames: int, recent_frames: int
 ) -> None:
     rng = random.Random(first_frames * 10 + recent_frames)
-    policy = build_memory_policy(
-        "restricted", first_frames=first_frames, recent_frames=recent_frames, update_before_full=update_before_full
-    )
+    options = {"first_frames": first_frames, "recent_frames": recent_frames, "update_before_full": update_before_full}
+    policy = build_memory_policy(memory_config("restricted", options))
     capacity = first_frames + recent_frames
     frames = [0]
     evicted = 0
@@ -246,7 +261,7 @@ def test_capacity_first_and_newest_kept_on_long_runs(
         attention = torch.rand(5, len(frames), generator=torch.Generator().manual_seed(frame))
         attention = attention / attention.sum(dim=1, keepdim=True)
         frames.append(frame)
-        position = policy.select_eviction(frames, attention, torch.tensor([rng.random() for _ in range(5)]))
+        position = select(policy, frames, attention, torch.tensor([rng.random() for _ in range(5)])).position
         if position is not None:
             assert first_frames <= position < len(frames) - 1
             frames.pop(position)

@@ -1,32 +1,24 @@
 """Model construction: state-dict layout of the official checkpoints, parameter counts, feature strides.
 
-The key lists ``keys_r50_*.txt`` (tab-separated key and shape, in ``state_dict`` order) were dumped from the
-official RMem models; a model that matches them key for key loads the released checkpoints unchanged.
+The key lists ``tests/data/official/keys_r50_*.txt`` (tab-separated key and shape, in ``state_dict`` order)
+were dumped from the official RMem models; a model that matches them key for key loads the released
+checkpoints unchanged.
 """
 from __future__ import annotations
-
-import ast
-from pathlib import Path
 
 import pytest
 import torch
 
 from aot_plus import available_models, build_model
+from aot_plus.errors import ConfigError
+from aot_plus.models import AOT, DeAOT, ModelConfig, load_model_config
 from aot_plus.models.layers.normalization import FrozenBatchNorm2d
+from tests.official_data import official_keys
 
-REFERENCE_DIR = Path(__file__).resolve().parents[3] / "shared" / "reference"
 TEMPORAL_PE_KEYS = ["cur_pos_emb", "mem_pos_emb"]
 # Trainable + frozen nn.Parameters of the official models (FrozenBN statistics are buffers, not counted).
 PARAMETER_COUNTS = {"r50_aotl": 15_227_595, "r50_deaotl": 19_889_518}
 R50_MODELS = sorted(PARAMETER_COUNTS)
-
-
-def official_keys(name: str) -> list[tuple[str, tuple[int, ...]]]:
-    rows = []
-    for line in (REFERENCE_DIR / f"keys_{name}.txt").read_text().splitlines():
-        key, shape = line.split("\t")
-        rows.append((key, tuple(ast.literal_eval(shape))))
-    return rows
 
 
 @pytest.fixture(scope="module")
@@ -77,15 +69,23 @@ def test_temporal_embedding_rows_are_current_vector_then_slots(r50_models):
 
 def test_unknown_model_name_lists_the_available_ones():
     assert available_models() == ["aotb", "aots", "aott", "r50_aotl", "r50_deaotl"]
-    with pytest.raises(ValueError, match="unknown model 'r50_aotx'") as info:
+    with pytest.raises(ConfigError, match="unknown model 'r50_aotx'") as info:
         build_model("r50_aotx")
     for name in available_models():
         assert name in str(info.value)
 
 
 def test_unknown_override_is_refused():
-    with pytest.raises(ValueError, match="unknown model config keys"):
+    with pytest.raises(ConfigError, match=r"aott.yaml: unknown key\(s\) num_slots; valid: att_heads, "):
         build_model("aott", num_slots=4)
+
+
+def test_the_model_class_decides_the_family():
+    with pytest.raises(ValueError, match="model 'r50_aotl' is of family 'aot'; DeAOT builds 'deaot' models"):
+        DeAOT(load_model_config("r50_aotl"))
+    with pytest.raises(ValueError, match="family must be one of aot, deaot, got 'gpm'"):
+        build_model(ModelConfig(family="gpm"))
+    assert type(build_model("r50_deaotl")) is DeAOT and DeAOT.family == "deaot" and AOT.family == "aot"
 
 
 def propagate_two_frames(model: torch.nn.Module, first: torch.Tensor, second: torch.Tensor,

@@ -33,7 +33,9 @@ ANNOTATED_FRAMES = 4
 
 def write_stage(folder: Path, **changes) -> Path:
     path = folder / "tiny_stage.yaml"
-    path.write_text(yaml.safe_dump({**TINY_STAGE, **changes}))
+    # The official recipe with a tiny clip size, batch and step count on top (a stage file with includes).
+    recipe = REPO / "configs" / "stages" / "pre_vost.yaml"
+    path.write_text(yaml.safe_dump({"include": str(recipe), **TINY_STAGE, **changes}))
     return path
 
 
@@ -107,6 +109,36 @@ def test_cli_trains_and_writes_checkpoints_log_and_config(data, tmp_path, capsys
     assert [int(row["step"]) for row in log_rows(out)[1]] == [0, 1]   # already finished: nothing retrained
 
 
+def test_resume_with_another_seed_or_without_a_readable_checkpoint_is_a_one_line_error(data, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["--model", "aott", "--device", "cpu", "--stage", write_stage(tmp_path), "--data-root", data, "--out", out]
+    assert main(list(map(str, args))) == 0
+    written, config = folder_digest(out), (out / "config.yaml").read_bytes()
+
+    status, error = cli_error(capsys, [*args[4:], "--resume", "--seed", "1"])
+    assert status == 2 and "\n" not in error
+    assert error.startswith(f"error: {out / 'config.yaml'}: ") and "train.seed: 0 -> 1" in error
+    assert "--allow-config-change" in error
+    assert folder_digest(out) == written
+
+    assert main(list(map(str, [*args, "--resume", "--seed", "1", "--allow-config-change"]))) == 0
+    assert (out / "config.yaml").read_bytes() == config
+    assert yaml.safe_load((out / "config_changes.yaml").read_text())[0]["changes"] == {
+        "train.seed": {"from": 0, "to": 1}}
+
+    for path in (out / "ckpt").iterdir():
+        path.write_bytes(path.read_bytes()[:100])
+    status, error = cli_error(capsys, [*args[4:], "--resume", "--seed", "1"])
+    assert status == 2 and "\n" not in error and "no readable checkpoint to resume from" in error
+
+
+def test_allow_config_change_without_resume_is_refused(data, tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--model", "aott", "--data-root", str(data), "--out", str(tmp_path / "run"), "--allow-config-change"])
+    assert info.value.code == 2 and "only with --resume" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def test_sequences_shorter_than_the_clip_are_a_one_line_error(data, tmp_path, capsys):
     out = tmp_path / "run"
     status, error = cli_error(capsys, ["--stage", write_stage(tmp_path, seq_len=ANNOTATED_FRAMES + 1),
@@ -167,4 +199,4 @@ def test_torchrun_with_two_cpu_processes_trains_and_rank_0_writes_the_checkpoint
     assert sorted(p.name for p in (out / "ckpt").iterdir()) == ["save_step_1.pth", "save_step_2.pth"]
     assert [int(row["step"]) for row in log_rows(out)[1]] == [0, 1]   # one log, by rank 0
     state = torch.load(out / "ema_ckpt" / "save_step_2.pth", map_location="cpu", weights_only=True)
-    assert set(state) == {"state_dict"}
+    assert set(state) == {"state_dict", "config"} and state["config"]["train"]["batch_size"] == 2

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import logging
+import shutil
 from pathlib import Path
 
 import pytest
@@ -17,9 +19,10 @@ import yaml
 
 from aot_plus import CheckpointError, build_model, load_checkpoint
 from aot_plus.data.synthetic import generate_dataset
+from aot_plus.errors import RunError
 from aot_plus.models import ModelConfig
 from aot_plus.models.layers.normalization import FrozenBatchNorm2d
-from aot_plus.training.config import TrainConfig
+from aot_plus.training.config import TrainConfig, load_train_config
 from aot_plus.training.schedules import learning_rate
 from aot_plus.training.sequence import SequenceTrainingStep
 from aot_plus.training.trainer import Trainer, TrainRun, checkpoint_steps, initialise
@@ -37,7 +40,7 @@ PE_KEYS = ("cur_pos_emb", "mem_pos_emb")
 
 
 def tiny_config(**changes) -> TrainConfig:
-    return TrainConfig(**{**TINY, **changes})
+    return load_train_config("pre_vost", **{**TINY, **changes})
 
 
 def make_trainer(data: Path, out: Path, cfg: TrainConfig, **run) -> Trainer:
@@ -219,7 +222,7 @@ def test_run_killed_while_saving_then_resumed_equals_the_uninterrupted_run(data,
     resumed.train()
 
     ours, theirs = load(tmp_path / "ckpt" / "save_step_2.pth"), load(uninterrupted / "ckpt" / "save_step_2.pth")
-    assert ours.keys() == theirs.keys() == {"state_dict", "optimizer", "ema", "step"}
+    assert ours.keys() == theirs.keys() == {"state_dict", "optimizer", "ema", "step", "config"}
     assert_tensors_equal(ours["state_dict"], theirs["state_dict"])
     assert_tensors_equal(ours["ema"], theirs["ema"])
     assert_optimizer_states_equal(ours["optimizer"], theirs["optimizer"])
@@ -241,8 +244,142 @@ def test_fp16_run_saves_its_gradient_scaler_and_resume_restores_it(data, tmp_pat
 
 
 def test_resume_without_a_checkpoint_is_refused(data, tmp_path):
-    with pytest.raises(FileNotFoundError, match="no checkpoint to resume from"):
+    with pytest.raises(RunError, match="no checkpoint to resume from"):
         make_trainer(data, tmp_path, tiny_config(), resume=True)
+
+
+# ---------------------------------------------------------------------------------------------- damaged checkpoints
+
+
+@pytest.fixture(scope="module")
+def two_checkpoints(data, tmp_path_factory) -> Path:
+    """A finished 2-step run that kept both checkpoints (copy it before changing it)."""
+    out = tmp_path_factory.mktemp("two_checkpoints")
+    make_trainer(data, out, tiny_config(keep_checkpoints=2)).train()
+    return out
+
+
+def copy_run(run: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(run, tmp_path / "run"))
+
+
+def damage(path: Path, how: str) -> None:
+    """A checkpoint cut at half its size, emptied, or holding one NaN weight (a flipped byte or a bad copy)."""
+    if how == "nan":
+        state = load(path)
+        state["state_dict"]["decoder.conv_out.weight"].view(-1)[7] = float("nan")
+        torch.save(state, path)
+    else:
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2] if how == "truncated" else b"")
+
+
+@pytest.mark.parametrize("how", ["truncated", "empty", "nan"])
+def test_resume_past_a_damaged_newest_checkpoint_falls_back_and_equals_the_uninterrupted_run(
+        data, two_checkpoints, uninterrupted, tmp_path, caplog, how):
+    out = copy_run(two_checkpoints, tmp_path)
+    bad = out / "ckpt" / "save_step_2.pth"
+    damage(bad, how)
+    with caplog.at_level(logging.WARNING, logger="aot_plus.training.trainer"):
+        resumed = make_trainer(data, out, tiny_config(keep_checkpoints=2), resume=True)
+    assert resumed.start_step == 1
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and str(bad) in warnings[0] and "save_step_1.pth" in warnings[0]
+    resumed.train()
+    assert_tensors_equal(load(bad)["state_dict"], load(uninterrupted / "ckpt" / "save_step_2.pth")["state_dict"])
+    assert [row["step"] for row in log_rows(out)] == ["0", "1"]
+
+
+def test_resume_with_no_readable_checkpoint_is_one_line_naming_each_file(data, two_checkpoints, tmp_path):
+    out = copy_run(two_checkpoints, tmp_path)
+    damage(out / "ckpt" / "save_step_2.pth", "truncated")
+    damage(out / "ckpt" / "save_step_1.pth", "empty")
+    with pytest.raises(RunError, match="no readable checkpoint to resume from") as info:
+        make_trainer(data, out, tiny_config(keep_checkpoints=2), resume=True)
+    message = str(info.value)
+    assert "\n" not in message and str(out / "ckpt") in message
+    assert "save_step_2.pth" in message and "save_step_1.pth" in message
+
+
+def test_init_from_a_checkpoint_with_a_nan_weight_names_the_file_and_the_key(tmp_path):
+    state = build_model(MODEL).state_dict()
+    state["LSTT.layers.0.linear_Q.weight"][0, 0] = float("nan")
+    path = tmp_path / "diverged.pth"
+    torch.save({"state_dict": state}, path)
+    with pytest.raises(CheckpointError, match="LSTT.layers.0.linear_Q.weight") as error:
+        initialise(build_model(MODEL), init_run(tmp_path, init=path))
+    assert str(error.value).startswith(f"{path}: ")
+
+
+# ---------------------------------------------------------------------------------------------- changed settings
+
+
+def test_resume_with_other_settings_is_refused_listing_them_and_touches_nothing(data, two_checkpoints, tmp_path):
+    out = copy_run(two_checkpoints, tmp_path)
+    before = folder_digest(out)
+    run = TrainRun(model="aots", data_root=data, out_dir=out, device="cpu", resume=True)
+    with pytest.raises(RunError) as info:
+        Trainer(tiny_config(keep_checkpoints=2, seed=1, batch_size=4), run)
+    message = str(info.value)
+    assert message.startswith(f"{out / 'config.yaml'}: ") and "\n" not in message
+    for change in ("train.batch_size: 2 -> 4", "train.seed: 0 -> 1", "run.model: aott -> aots",
+                   "model.name: aott -> aots", "model.num_layers: 1 -> 2"):
+        assert change in message
+    assert "--allow-config-change" in message
+    assert folder_digest(out) == before
+
+
+def test_allowed_change_to_a_model_the_weights_do_not_fit_is_one_line_naming_the_checkpoint(data, two_checkpoints,
+                                                                                            tmp_path):
+    out = copy_run(two_checkpoints, tmp_path)
+    run = TrainRun(model="aots", data_root=data, out_dir=out, device="cpu", resume=True, allow_config_change=True)
+    with pytest.raises(CheckpointError, match="other keys or shapes than the aots model") as info:
+        Trainer(tiny_config(keep_checkpoints=2), run)
+    assert str(info.value).startswith(f"{out / 'ckpt' / 'save_step_2.pth'}: ") and "\n" not in str(info.value)
+
+
+def test_resume_may_change_the_workers_and_the_device_and_keeps_the_config(data, two_checkpoints, tmp_path):
+    """The items are seeded per (seed, epoch, index): workers change no result; the device is the machine's."""
+    out = copy_run(two_checkpoints, tmp_path)
+    before = (out / "config.yaml").read_text()
+    assert yaml.safe_load(before)["run"]["device"] == "cpu"
+    cfg = tiny_config(keep_checkpoints=2, workers=2)
+    Trainer(cfg, TrainRun(model=MODEL, data_root=data, out_dir=out, device=None, resume=True)).train()
+    assert (out / "config.yaml").read_text() == before
+    assert not (out / "config_changes.yaml").exists()
+
+
+def test_allowed_config_change_is_logged_and_recorded_beside_the_original_config(data, two_checkpoints, tmp_path,
+                                                                                 caplog):
+    out = copy_run(two_checkpoints, tmp_path)
+    original = (out / "config.yaml").read_text()
+    cfg = tiny_config(keep_checkpoints=2, total_steps=3)
+    with caplog.at_level(logging.WARNING, logger="aot_plus.training.trainer"):
+        make_trainer(data, out, cfg, resume=True, allow_config_change=True).train()
+    assert any("train.total_steps: 2 -> 3" in message for message in caplog.messages)
+    assert (out / "config.yaml").read_text() == original
+    changes = yaml.safe_load((out / "config_changes.yaml").read_text())
+    assert changes == [{"resumed_from_step": 2, "changes": {"train.total_steps": {"from": 2, "to": 3}}}]
+    assert load(out / "ckpt" / "save_step_3.pth")["config"]["train"]["total_steps"] == 3
+
+    # The next resume is checked against the config with its recorded changes: the same settings need no flag.
+    again = make_trainer(data, out, cfg, resume=True)
+    assert again.start_step == 3
+    again.train()
+    assert yaml.safe_load((out / "config_changes.yaml").read_text()) == changes
+    with pytest.raises(RunError, match="train.total_steps: 3 -> 2"):
+        make_trainer(data, out, tiny_config(keep_checkpoints=2), resume=True)
+
+
+def test_resume_of_a_run_without_config_yaml_is_accepted_with_a_warning(data, two_checkpoints, tmp_path, caplog):
+    """Runs from before the config record; the settings given are recorded from then on."""
+    out = copy_run(two_checkpoints, tmp_path)
+    (out / "config.yaml").unlink()
+    with caplog.at_level(logging.WARNING, logger="aot_plus.training.trainer"):
+        make_trainer(data, out, tiny_config(keep_checkpoints=2), resume=True).train()
+    assert any(str(out / "config.yaml") in message and "cannot be checked" in message
+               for message in caplog.messages)
+    assert yaml.safe_load((out / "config.yaml").read_text())["train"]["total_steps"] == 2
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
@@ -254,7 +391,8 @@ def test_checkpoints_have_the_official_layout_and_load_strictly(uninterrupted):
     assert not [p for p in uninterrupted.rglob("*") if p.name.endswith(".tmp")]
     full, ema = load(uninterrupted / "ckpt" / "save_step_2.pth"), load(uninterrupted / "ema_ckpt" / "save_step_2.pth")
     assert full["step"] == 2 and set(full["optimizer"]) == {"state", "param_groups"}
-    assert set(ema) == {"state_dict"}
+    assert set(ema) == {"state_dict", "config"} and ema["config"] == full["config"]
+    assert full["config"]["train"]["total_steps"] == 2 and full["config"]["model"]["name"] == MODEL
     for path in (uninterrupted / "ckpt" / "save_step_2.pth", uninterrupted / "ema_ckpt" / "save_step_2.pth"):
         report = load_checkpoint(build_model(MODEL), path)
         assert report.clean, path
@@ -279,7 +417,7 @@ def test_config_used_is_saved_beside_the_checkpoints(uninterrupted, data):
 
 def test_fresh_run_into_a_folder_with_checkpoints_is_refused_and_touches_nothing(data, uninterrupted):
     before = folder_digest(uninterrupted)
-    with pytest.raises(FileExistsError, match="--resume"):
+    with pytest.raises(RunError, match="--resume"):
         make_trainer(data, uninterrupted, tiny_config(workers=2))
     assert folder_digest(uninterrupted) == before
 

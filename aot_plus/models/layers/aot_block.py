@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .attention import MultiheadAttention
+from .attention import MultiheadAttention, memory_attention_mass
 from .basic import DropPath, GNActDWConv2d, xavier_init_matrices
 from .position import temporal_key_embedding
 
@@ -74,13 +74,19 @@ class AOTBlock(nn.Module):
         short_entry = [state.short_key, self.linear_VMem(state.short_value + id_emb)]
         return long_entry, short_entry
 
+    def long_term_attention_mass(self, state: AOTLayerState, long_keys: torch.Tensor,
+                                 temporal: torch.Tensor | None) -> torch.Tensor:
+        """(B, HW, T): this frame's long-term attention summed over each of the memory frames ``long_keys``."""
+        query, keys = add_temporal_embedding(state.key, long_keys, temporal)
+        return memory_attention_mass(query, keys, self.long_term_attn.num_heads, long_keys.shape[0])
+
     def forward(self, tgt: torch.Tensor, long_memory: list[torch.Tensor] | None,
                 short_memory: list[torch.Tensor] | None, id_emb: torch.Tensor | None,
-                self_pos: torch.Tensor, size_2d: tuple[int, int], temporal: torch.Tensor | None,
-                record_attention: bool = False) -> tuple[torch.Tensor, AOTLayerState, torch.Tensor | None]:
+                self_pos: torch.Tensor, size_2d: tuple[int, int], temporal: torch.Tensor | None
+                ) -> tuple[torch.Tensor, AOTLayerState]:
         x = self.norm1(tgt)
         q_self = x + self_pos
-        tgt = tgt + self.droppath(self.self_attn(q_self, q_self, x)[0])
+        tgt = tgt + self.droppath(self.self_attn(q_self, q_self, x))
 
         x = self.norm2(tgt)
         curr_q = self.linear_Q(x)
@@ -95,16 +101,14 @@ class AOTBlock(nn.Module):
             short_k, short_v = short_memory
 
         query, keys = add_temporal_embedding(curr_q, long_k, temporal)
-        num_frames = long_k.shape[0] if record_attention else 0
-        long_out, mass = self.long_term_attn(query, keys, long_v.flatten(0, 1), num_frames)
-        short_out, _ = self.short_term_attn(curr_q, self.norm4(short_k + curr_q),
-                                            self.norm4(short_v + curr_v))
+        long_out = self.long_term_attn(query, keys, long_v.flatten(0, 1))
+        short_out = self.short_term_attn(curr_q, self.norm4(short_k + curr_q), self.norm4(short_v + curr_v))
 
         new_short_key = self.linear_QMem(short_out)
         tgt = tgt + long_out + short_out
         tgt = tgt + self.droppath(self.linear2(self.activation(self.linear1(self.norm3(tgt)), size_2d)))
         state = AOTLayerState(key=curr_q, value=curr_v, short_key=new_short_key, short_value=short_out)
-        return tgt, state, mass
+        return tgt, state
 
 
 class LongShortTermTransformer(nn.Module):
@@ -121,19 +125,17 @@ class LongShortTermTransformer(nn.Module):
         self.intermediate_norm = intermediate_norm
 
     def forward(self, tgt: torch.Tensor, long_memories, short_memories, id_emb: torch.Tensor | None,
-                self_pos: torch.Tensor, size_2d: tuple[int, int], temporal: torch.Tensor | None,
-                record_attention: bool = False):
-        """Returns (decoder inputs, per-layer states, layer-0 attention mass or None)."""
-        outputs, states, first_mass = [], [], None
+                self_pos: torch.Tensor, size_2d: tuple[int, int], temporal: torch.Tensor | None):
+        """Returns (decoder inputs, per-layer states)."""
+        outputs, states = [], []
         for i, layer in enumerate(self.layers):
-            tgt, state, mass = layer(
+            tgt, state = layer(
                 tgt, None if long_memories is None else long_memories[i],
                 None if short_memories is None else short_memories[i],
-                id_emb, self_pos, size_2d, temporal, record_attention and i == 0)
+                id_emb, self_pos, size_2d, temporal)
             outputs.append(tgt)
             states.append(state)
-            first_mass = mass if i == 0 else first_mass
         outputs[-1] = self.decoder_norms[-1](outputs[-1])
         if self.intermediate_norm:
             outputs[:-1] = [norm(out) for norm, out in zip(self.decoder_norms, outputs[:-1])]
-        return outputs, states, first_mass
+        return outputs, states

@@ -2,9 +2,9 @@
 
 Attention runs through ``F.scaled_dot_product_attention``, except DeAOT's gated attention, whose values
 are eight times wider than its keys (two GEMMs are faster there). The RMem eviction score needs how much
-attention each query pays to each long-term memory frame; ``memory_attention_mass`` computes it with
-a second SDPA call whose values are frame-membership indicators, so the full attention matrix is
-never materialised.
+attention each query pays to each long-term memory frame; ``memory_attention_mass`` computes it, when
+a memory write asks for it, with an SDPA call whose values are frame-membership indicators, so the
+full attention matrix is never materialised.
 """
 from __future__ import annotations
 
@@ -38,12 +38,14 @@ def _matmul_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout
     return F.dropout(attn, dropout) @ v
 
 
-def memory_attention_mass(q: torch.Tensor, k: torch.Tensor, num_frames: int) -> torch.Tensor:
+def memory_attention_mass(query: torch.Tensor, keys: torch.Tensor, num_heads: int, num_frames: int
+                          ) -> torch.Tensor:
     """Attention of every query summed over the keys of each memory frame, averaged over heads.
 
-    ``q`` (B, H, L, D) and ``k`` (B, H, T*HW, D) with keys laid out frame-major. Returns (B, L, T);
-    each row sums to one.
+    ``query`` (L, B, H*D) and ``keys`` (T*HW, B, H*D) laid out frame-major, as the attention saw them.
+    Returns (B, L, T); each row sums to one.
     """
+    q, k = _split_heads(query, num_heads), _split_heads(keys, num_heads)
     batch, heads, num_keys, head_dim = k.shape
     tokens = num_keys // num_frames
     frame_of_key = torch.arange(num_frames, device=k.device).repeat_interleave(tokens)
@@ -71,16 +73,12 @@ class MultiheadAttention(nn.Module):
         self.projection = nn.Linear(d_model, d_model)
         xavier_init_matrices(self)
 
-    def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, num_memory_frames: int = 0
-                ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Returns the projected output and, if ``num_memory_frames`` > 0, the per-frame attention mass."""
+    def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         if self.use_linear:
             q, k, v = self.linear_Q(q), self.linear_K(k), self.linear_V(v)
         q, k, v = (_split_heads(x, self.num_heads) for x in (q, k, v))
         dropout = self.dropout if self.training else 0.0
-        out = _merge_heads(_sdpa(q, k, v, dropout))
-        mass = memory_attention_mass(q, k, num_memory_frames) if num_memory_frames else None
-        return self.projection(out), mass
+        return self.projection(_merge_heads(_sdpa(q, k, v, dropout)))
 
 
 class GatedPropagation(nn.Module):
@@ -116,8 +114,7 @@ class GatedPropagation(nn.Module):
         return torch.cat([x1, x2], dim=-1).view(length, batch, -1)
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, u: torch.Tensor,
-                size_2d: tuple[int, int], num_memory_frames: int = 0
-                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+                size_2d: tuple[int, int]) -> torch.Tensor:
         if self.use_linear:
             q = k = self.linear_QK(q)
             v1, v2 = torch.split(v, self.d_vu // 2, dim=-1)
@@ -127,8 +124,7 @@ class GatedPropagation(nn.Module):
         q, k, v = (_split_heads(x, self.num_heads) for x in (q, k, v))
         dropout = self.dropout if self.training else 0.0
         out = _merge_heads(_matmul_attention(q, k, v, dropout)) * u
-        mass = memory_attention_mass(q, k, num_memory_frames) if num_memory_frames else None
-        return self.projection(self.dw_conv(out, size_2d)), mass
+        return self.projection(self.dw_conv(out, size_2d))
 
 
 class LocalGatedPropagation(nn.Module):

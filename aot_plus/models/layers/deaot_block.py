@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .aot_block import add_temporal_embedding
-from .attention import GatedPropagation, LocalGatedPropagation
+from .attention import GatedPropagation, LocalGatedPropagation, memory_attention_mass
 from .basic import DropPath, seq_to_2d, xavier_init_matrices
 from .normalization import GroupNorm1D
 
@@ -75,9 +75,14 @@ class GatedPropagationModule(nn.Module):
         entry = [state.key, state.value, self.fuse_id(state.id_value_input, id_emb)]
         return entry, entry
 
+    def long_term_attention_mass(self, state: DeAOTLayerState, long_keys: torch.Tensor,
+                                 temporal: torch.Tensor | None) -> torch.Tensor:
+        """(B, HW, T): this frame's long-term attention summed over each of the memory frames ``long_keys``."""
+        query, keys = add_temporal_embedding(state.key, long_keys, temporal)
+        return memory_attention_mass(query, keys, self.att_heads, long_keys.shape[0])
+
     def forward(self, tgt: torch.Tensor, tgt_id: torch.Tensor | None, long_memory, short_memory,
-                id_emb: torch.Tensor | None, size_2d: tuple[int, int], temporal: torch.Tensor | None,
-                record_attention: bool = False):
+                id_emb: torch.Tensor | None, size_2d: tuple[int, int], temporal: torch.Tensor | None):
         x = self.norm1(tgt)
         curr_q, curr_v = torch.split(self.linear_QV(x), [self.d_att * self.att_heads, self.expand_d_model],
                                      dim=2)
@@ -101,8 +106,7 @@ class GatedPropagationModule(nn.Module):
 
         query, keys = add_temporal_embedding(curr_q, long_k, temporal)
         values = torch.cat([long_v.flatten(0, 1), long_id_v.flatten(0, 1)], dim=-1)
-        num_frames = long_k.shape[0] if record_attention else 0
-        long_out, mass = self.long_term_attn(query, keys, values, gate, size_2d, num_frames)
+        long_out = self.long_term_attn(query, keys, values, gate, size_2d)
         short_out = self.short_term_attn(seq_to_2d(curr_q, size_2d), seq_to_2d(short_k, size_2d),
                                          seq_to_2d(torch.cat([short_v, short_id_v], dim=-1), size_2d),
                                          gate, size_2d)
@@ -113,11 +117,11 @@ class GatedPropagationModule(nn.Module):
         tgt_id = (long_id + short_id) if tgt_id is None else tgt_id + (long_id + short_id)
 
         x = torch.cat([self.norm2(tgt), self.id_norm2(tgt_id)], dim=-1)
-        self_out, _ = self.self_attn(x, x, x, x, size_2d)
+        self_out = self.self_attn(x, x, x, x, size_2d)
         self_vis, self_id = torch.split(self_out, self.d_model, dim=-1)
         tgt = tgt + self.droppath(self_vis)
         tgt_id = tgt_id + self.droppath(self_id)
-        return tgt, tgt_id, state, mass
+        return tgt, tgt_id, state
 
 
 class DualBranchGPM(nn.Module):
@@ -133,15 +137,13 @@ class DualBranchGPM(nn.Module):
         self.decoder_norms = nn.ModuleList([GroupNorm1D(d_model * 2, groups=2)])
 
     def forward(self, tgt: torch.Tensor, long_memories, short_memories, id_emb: torch.Tensor | None,
-                self_pos: torch.Tensor | None, size_2d: tuple[int, int], temporal: torch.Tensor | None,
-                record_attention: bool = False):
-        """Returns (decoder inputs, per-layer states, layer-0 attention mass or None). ``self_pos`` is unused."""
-        tgt_id, states, first_mass = None, [], None
+                self_pos: torch.Tensor | None, size_2d: tuple[int, int], temporal: torch.Tensor | None):
+        """Returns (decoder inputs, per-layer states). ``self_pos`` is unused."""
+        tgt_id, states = None, []
         for i, layer in enumerate(self.layers):
-            tgt, tgt_id, state, mass = layer(
+            tgt, tgt_id, state = layer(
                 tgt, tgt_id, None if long_memories is None else long_memories[i],
                 None if short_memories is None else short_memories[i],
-                id_emb, size_2d, temporal, record_attention and i == 0)
+                id_emb, size_2d, temporal)
             states.append(state)
-            first_mass = mass if i == 0 else first_mass
-        return [self.decoder_norms[0](torch.cat([tgt, tgt_id], dim=2))], states, first_mass
+        return [self.decoder_norms[0](torch.cat([tgt, tgt_id], dim=2))], states
