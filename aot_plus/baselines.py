@@ -5,6 +5,7 @@
 
     python -m aot_plus.baselines --data-root datasets/SynthVOST --out results/baselines
 """
+
 from __future__ import annotations
 
 import argparse

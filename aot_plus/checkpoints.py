@@ -7,6 +7,7 @@ no temporal embedding (those parameters keep their initialisation, and the repor
 Every file is read by the safe loader and refused in one line when it is empty, truncated, corrupt or
 holds NaN or Inf values.
 """
+
 from __future__ import annotations
 
 import pickle
@@ -32,10 +33,10 @@ _MAX_LISTED = 12
 class LoadReport:
     """What ``load_checkpoint`` did beyond copying matching tensors."""
 
-    missing: list[str] = field(default_factory=list)        # model keys absent from the file (kept as init)
-    unexpected: list[str] = field(default_factory=list)     # file keys the model does not have (ignored)
-    mismatched: list[str] = field(default_factory=list)     # same key, other shape (kept as init)
-    adapted: list[str] = field(default_factory=list)        # 11-channel ID bank copied into 12 channels
+    missing: list[str] = field(default_factory=list)  # model keys absent from the file (kept as init)
+    unexpected: list[str] = field(default_factory=list)  # file keys the model does not have (ignored)
+    mismatched: list[str] = field(default_factory=list)  # same key, other shape (kept as init)
+    adapted: list[str] = field(default_factory=list)  # 11-channel ID bank copied into 12 channels
 
     @property
     def clean(self) -> bool:
@@ -46,7 +47,9 @@ class LoadReport:
         for name in ("missing", "unexpected", "mismatched", "adapted"):
             keys = getattr(self, name)
             if keys:
-                shown = ", ".join(keys[:_MAX_LISTED]) + (f", ... ({len(keys)} in all)" if len(keys) > _MAX_LISTED else "")
+                shown = ", ".join(keys[:_MAX_LISTED]) + (
+                    f", ... ({len(keys)} in all)" if len(keys) > _MAX_LISTED else ""
+                )
                 parts.append(f"{name}: {shown}")
         return "; ".join(parts) or "all keys matched"
 
@@ -62,14 +65,19 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise CheckpointError(f"{path}: refused by the safe loader (weights_only=True): it holds Python objects "
-                              f"beyond tensors, or is corrupt: {_first_line(exc)}") from None
+        raise CheckpointError(
+            f"{path}: refused by the safe loader (weights_only=True): it holds Python objects "
+            f"beyond tensors, or is corrupt: {_first_line(exc)}"
+        ) from None
     except (zipfile.BadZipFile, EOFError, RuntimeError, OSError) as exc:
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint (truncated or corrupt?): "
-                              f"{_first_line(exc)}") from None
-    except (ValueError, KeyError, IndexError, TypeError) as exc:   # what a damaged byte of data.pkl gives
-        raise CheckpointError(f"{path}: corrupt PyTorch checkpoint (its pickled structure does not decode: "
-                              f"{type(exc).__name__}: {_first_line(exc)})") from None
+        raise CheckpointError(
+            f"{path}: not a readable PyTorch checkpoint (truncated or corrupt?): {_first_line(exc)}"
+        ) from None
+    except (ValueError, KeyError, IndexError, TypeError) as exc:  # what a damaged byte of data.pkl gives
+        raise CheckpointError(
+            f"{path}: corrupt PyTorch checkpoint (its pickled structure does not decode: "
+            f"{type(exc).__name__}: {_first_line(exc)})"
+        ) from None
 
 
 def _first_line(exc: Exception) -> str:
@@ -100,8 +108,10 @@ def check_finite(obj: Any, path: str | Path) -> None:
     tensors = list(floating_tensors(obj))
     bad = [key for key, t in tensors if not (torch.isfinite(t.sum()) or torch.isfinite(t).all())]
     if bad:
-        raise CheckpointError(f"{path}: {len(bad)} of {len(tensors)} floating tensors hold NaN or Inf values "
-                              f"(first {bad[0]}): the file is damaged, or was saved by a run that diverged")
+        raise CheckpointError(
+            f"{path}: {len(bad)} of {len(tensors)} floating tensors hold NaN or Inf values "
+            f"(first {bad[0]}): the file is damaged, or was saved by a run that diverged"
+        )
 
 
 def read_state_dict(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
@@ -114,9 +124,11 @@ def read_state_dict(path: str | Path, map_location: str | torch.device = "cpu") 
                 obj = obj[key]
                 break
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise CheckpointError(f"{path}: holds a {type(obj).__name__}, not a model state dict "
-                              "(expected a dict of tensors, or one under 'state_dict' or 'model')")
-    state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in obj.items()}
+        raise CheckpointError(
+            f"{path}: holds a {type(obj).__name__}, not a model state dict "
+            "(expected a dict of tensors, or one under 'state_dict' or 'model')"
+        )
+    state = {k[len("module.") :] if k.startswith("module.") else k: v for k, v in obj.items()}
     check_finite(state, path)
     return state
 
@@ -156,8 +168,12 @@ def load_checkpoint(model: nn.Module, path: str | Path, allow_partial: bool = Fa
             report.unexpected.append(key)
         elif value.shape == target.shape:
             merged[key] = value
-        elif key == ID_BANK_KEY and pre_rmem and value.shape[2:] == target.shape[2:] \
-                and value.shape[0] == target.shape[0]:
+        elif (
+            key == ID_BANK_KEY
+            and pre_rmem
+            and value.shape[2:] == target.shape[2:]
+            and value.shape[0] == target.shape[0]
+        ):
             adapted = target.clone()
             adapted[:, :-1] = value
             merged[key] = adapted
@@ -171,8 +187,9 @@ def load_checkpoint(model: nn.Module, path: str | Path, allow_partial: bool = Fa
         hint = ""
         if set(problems.missing) & set(TEMPORAL_PE_KEYS):
             hint = "; for a checkpoint without the RMem temporal embedding build the model with temporal_pe=False"
-        raise CheckpointError(f"{path}: does not match {type(model).__name__}{_family_hint(state)}: "
-                              f"{problems.summary()}{hint}")
+        raise CheckpointError(
+            f"{path}: does not match {type(model).__name__}{_family_hint(state)}: {problems.summary()}{hint}"
+        )
     model.load_state_dict(merged, strict=False)
     return report
 
@@ -206,8 +223,10 @@ def missing_checkpoint_message(path: Path, model_name: str) -> str:
         what = f"download {released} (the released RMem {model_name} weights, linked in {RMEM_README})"
     else:
         what = f"train one, or use a released model ({', '.join(RELEASED_CHECKPOINTS)}; files linked in {RMEM_README})"
-    return (f"{path}: checkpoint not found; {what} and put it in {CHECKPOINT_FOLDER}/, "
-            "or pass --random-init to test the pipeline with random weights")
+    return (
+        f"{path}: checkpoint not found; {what} and put it in {CHECKPOINT_FOLDER}/, "
+        "or pass --random-init to test the pipeline with random weights"
+    )
 
 
 def load_model(cfg: ModelConfig, checkpoint: Path | None, device: torch.device) -> tuple[AOT, LoadReport | None]:

@@ -4,6 +4,7 @@
 results; the training run's sections are the model config and `TrainConfig`. `to_dict` gives the plain
 values that are saved.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -49,8 +50,11 @@ class EvalConfig:
     inference: InferenceConfig
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model": plain(self.model), "memory": {"policy": policy_name(self.memory), **plain(self.memory)},
-                "inference": plain(self.inference)}
+        return {
+            "model": plain(self.model),
+            "memory": {"policy": policy_name(self.memory), **plain(self.memory)},
+            "inference": plain(self.inference),
+        }
 
 
 def memory_section(model: ModelConfig, values: Mapping[str, Any], source: str) -> MemoryConfig:
@@ -65,20 +69,29 @@ def memory_section(model: ModelConfig, values: Mapping[str, Any], source: str) -
         raise ConfigError(f"{source}: {err}") from None
 
 
-def load_eval_config(model: str | Path, memory: str | Path, settings: Mapping[str, Any] | None = None,
-                     overrides: Iterable[str] = ()) -> EvalConfig:
+def load_eval_config(
+    model: str | Path, memory: str | Path, settings: Mapping[str, Any] | None = None, overrides: Iterable[str] = ()
+) -> EvalConfig:
     """Model and memory configs by name or YAML path, then ``settings`` (nested mapping), then overrides."""
     model_path, memory_path = config_path("models", model), config_path("memory", memory)
-    files = {"model": {"name": model_path.stem, **read_yaml(model_path)}, "memory": read_yaml(memory_path),
-             "inference": {}}
+    files = {
+        "model": {"name": model_path.stem, **read_yaml(model_path)},
+        "memory": read_yaml(memory_path),
+        "inference": {},
+    }
     changes = merge(settings or {}, parse_overrides(overrides))
     unknown = sorted(set(changes) - set(files))
     if unknown:
         raise ConfigError(f"unknown config section(s) {', '.join(unknown)}; valid: {', '.join(files)}")
     values = merge(files, changes)
     sources = {"model": str(model_path), "memory": str(memory_path), "inference": "inference"}
-    source = {name: f"{where} with command-line settings" if name in changes and name != "inference" else where
-              for name, where in sources.items()}
+    source = {
+        name: f"{where} with command-line settings" if name in changes and name != "inference" else where
+        for name, where in sources.items()
+    }
     model_cfg = build_section(ModelConfig, values["model"], source["model"])
-    return EvalConfig(model_cfg, memory_section(model_cfg, values["memory"], source["memory"]),
-                      build_section(InferenceConfig, values["inference"], source["inference"]))
+    return EvalConfig(
+        model_cfg,
+        memory_section(model_cfg, values["memory"], source["memory"]),
+        build_section(InferenceConfig, values["inference"], source["inference"]),
+    )

@@ -1,4 +1,5 @@
 """This process's place in a ``torchrun`` launch, its device and the process group (eval and training)."""
+
 from __future__ import annotations
 
 import datetime
@@ -21,8 +22,9 @@ class Ranks:
 
     @classmethod
     def from_env(cls) -> Ranks:
-        return cls(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
-                   int(os.environ.get("LOCAL_RANK", 0)))
+        return cls(
+            int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
+        )
 
     @property
     def distributed(self) -> bool:
@@ -43,8 +45,10 @@ def resolve_device(requested: str | None, ranks: Ranks) -> torch.device:
     if device.index is None:
         device = torch.device("cuda", ranks.local_rank)
     if device.index >= torch.cuda.device_count():
-        raise DeviceError(f"{device} asked for, but {torch.cuda.device_count()} GPU(s) are visible; use at most "
-                          "that many processes (GPUS / --nproc_per_node)")
+        raise DeviceError(
+            f"{device} asked for, but {torch.cuda.device_count()} GPU(s) are visible; use at most "
+            "that many processes (GPUS / --nproc_per_node)"
+        )
     torch.cuda.set_device(device)
     return device
 
@@ -54,8 +58,13 @@ def start_process_group(ranks: Ranks, device: torch.device, timeout: datetime.ti
     if dist.is_initialized():
         return
     backend = "nccl" if device.type == "cuda" else "gloo"
-    dist.init_process_group(backend, rank=ranks.rank, world_size=ranks.world_size, timeout=timeout,
-                            device_id=device if device.type == "cuda" else None)
+    dist.init_process_group(
+        backend,
+        rank=ranks.rank,
+        world_size=ranks.world_size,
+        timeout=timeout,
+        device_id=device if device.type == "cuda" else None,
+    )
 
 
 def any_rank_failed(failed: bool, device: torch.device) -> bool:

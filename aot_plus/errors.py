@@ -1,6 +1,7 @@
 """The exceptions for bad user input. Each command-line entry point catches `UserInputError` only, prints its
 one-line message as ``error: ...`` and exits with status 2; any other exception is a bug and keeps its traceback.
 """
+
 from __future__ import annotations
 
 import sys

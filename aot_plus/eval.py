@@ -15,6 +15,7 @@ Settings: ``--model`` and ``--memory`` name configs in ``configs/`` (or YAML fil
 Several GPUs: ``torchrun --nproc_per_node N -m aot_plus.eval ...``. Rank r segments sequences r, r + N,
 ... of the sorted list on ``cuda:<LOCAL_RANK>``; rank 0 then scores and prints.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,42 +64,82 @@ def _name_list(text: str) -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m aot_plus.eval",
-        description="Segment a VOST-layout split (first annotation given) and score it with J_tr / J.")
+        description="Segment a VOST-layout split (first annotation given) and score it with J_tr / J.",
+    )
     parser.add_argument("--model", default="r50_deaotl", help="model config name or YAML file (default: r50_deaotl)")
     weights = parser.add_mutually_exclusive_group(required=True)
     weights.add_argument("--ckpt", type=Path, help="checkpoint file, e.g. pretrain_models/<released file>.pth")
     weights.add_argument("--random-init", action="store_true", help="random weights, only to test the pipeline")
-    parser.add_argument("--data-root", type=Path, default=Path("datasets/VOST"),
-                        help="VOST-layout dataset folder (default: datasets/VOST)")
+    parser.add_argument(
+        "--data-root",
+        type=Path,
+        default=Path("datasets/VOST"),
+        help="VOST-layout dataset folder (default: datasets/VOST)",
+    )
     parser.add_argument("--split", default="val", help="sequence list ImageSets/<split>.txt (default: val)")
-    parser.add_argument("--out", type=Path,
-                        help="results folder (default: results/<model>_<memory>_<checkpoint name>/<split>)")
-    parser.add_argument("--memory", default="restricted",
-                        help="memory config in configs/memory (restricted, restricted_may2024, unrestricted, fifo) "
-                             "or a YAML file (default: restricted, the RMem bank of 1 + 8 frames)")
-    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"),
-                        help="fp32 (official numerics, the default) or autocast bf16/fp16 for speed on a GPU")
-    parser.add_argument("--mask-unused-objects", action="store_true",
-                        help="never predict object slots that no object uses (the official evaluation does)")
-    parser.add_argument("--long-term-gap", type=_positive_int,
-                        help="frames between long-term memory writes (default: max(round(N/30), 5) per sequence)")
-    parser.add_argument("--no-temporal-pe", action="store_true",
-                        help="build the model without the temporal embedding (for the vanilla AOT/DeAOT checkpoints)")
-    parser.add_argument("--device", help="torch device (default: cuda if available, else cpu; cuda:LOCAL_RANK "
-                                         "under torchrun)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="segment every sequence again, also into a folder made with other settings")
-    parser.add_argument("--memory-log", type=Path, metavar="FILE",
-                        help="write, as JSON, the long-term memory frames after every frame and the memory events "
-                             "(of the first object group) of each sequence segmented in this run")
-    parser.add_argument("--sequences", type=_name_list, metavar="A,B",
-                        help="segment only these sequences of the split (scoring is then skipped)")
+    parser.add_argument(
+        "--out", type=Path, help="results folder (default: results/<model>_<memory>_<checkpoint name>/<split>)"
+    )
+    parser.add_argument(
+        "--memory",
+        default="restricted",
+        help="memory config in configs/memory (restricted, restricted_may2024, unrestricted, fifo) "
+        "or a YAML file (default: restricted, the RMem bank of 1 + 8 frames)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=("fp32", "bf16", "fp16"),
+        help="fp32 (official numerics, the default) or autocast bf16/fp16 for speed on a GPU",
+    )
+    parser.add_argument(
+        "--mask-unused-objects",
+        action="store_true",
+        help="never predict object slots that no object uses (the official evaluation does)",
+    )
+    parser.add_argument(
+        "--long-term-gap",
+        type=_positive_int,
+        help="frames between long-term memory writes (default: max(round(N/30), 5) per sequence)",
+    )
+    parser.add_argument(
+        "--no-temporal-pe",
+        action="store_true",
+        help="build the model without the temporal embedding (for the vanilla AOT/DeAOT checkpoints)",
+    )
+    parser.add_argument(
+        "--device", help="torch device (default: cuda if available, else cpu; cuda:LOCAL_RANK under torchrun)"
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="segment every sequence again, also into a folder made with other settings",
+    )
+    parser.add_argument(
+        "--memory-log",
+        type=Path,
+        metavar="FILE",
+        help="write, as JSON, the long-term memory frames after every frame and the memory events "
+        "(of the first object group) of each sequence segmented in this run",
+    )
+    parser.add_argument(
+        "--sequences",
+        type=_name_list,
+        metavar="A,B",
+        help="segment only these sequences of the split (scoring is then skipped)",
+    )
     parser.add_argument("--no-score", action="store_true", help="write the masks only")
-    parser.add_argument("--allow-frame-gaps", action="store_true",
-                        help="segment a sequence whose frame numbers skip frames (the official code does so "
-                             "silently; the long-term memory schedule then shifts)")
-    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                        help="config overrides, e.g. memory.recent_frames=4 inference.precision=bf16")
+    parser.add_argument(
+        "--allow-frame-gaps",
+        action="store_true",
+        help="segment a sequence whose frame numbers skip frames (the official code does so "
+        "silently; the long-term memory schedule then shifts)",
+    )
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="config overrides, e.g. memory.recent_frames=4 inference.precision=bf16",
+    )
     return parser
 
 
@@ -122,28 +163,49 @@ def default_out_dir(args: argparse.Namespace, config: EvalConfig) -> Path:
 
 
 def write_memory_log(path: Path, reports: Sequence[VideoReport], config: EvalConfig) -> None:
-    sequences = {r.name: {"long_term_gap": r.long_term_gap, "frames": r.memory, "events": r.events}
-                 for r in sorted(reports, key=lambda r: r.name)}
+    sequences = {
+        r.name: {"long_term_gap": r.long_term_gap, "frames": r.memory, "events": r.events}
+        for r in sorted(reports, key=lambda r: r.name)
+    }
     text = json.dumps({"model": config.model.name, "memory": config.to_dict()["memory"], "sequences": sequences})
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, lambda temporary: temporary.write_text(text + "\n"))
 
 
-def segment_on_this_rank(args: argparse.Namespace, config: EvalConfig, tasks: list[VideoTask], ranks: Ranks,
-                         device: torch.device, out_dir: Path) -> tuple[list[VideoReport], int]:
+def segment_on_this_rank(
+    args: argparse.Namespace,
+    config: EvalConfig,
+    tasks: list[VideoTask],
+    ranks: Ranks,
+    device: torch.device,
+    out_dir: Path,
+) -> tuple[list[VideoReport], int]:
     weights = None if args.random_init else args.ckpt
     model, report = load_model(config.model, weights, device)
     if report is None:
-        logger.warning("WARNING: --random-init: the model has RANDOM weights; its masks and scores only test the "
-                       "pipeline and mean nothing")
+        logger.warning(
+            "WARNING: --random-init: the model has RANDOM weights; its masks and scores only test the "
+            "pipeline and mean nothing"
+        )
     else:
-        logger.info("loaded %s into %s%s", args.ckpt, config.model.name,
-                    "" if report.clean else f" ({report.summary()})")
+        logger.info(
+            "loaded %s into %s%s", args.ckpt, config.model.name, "" if report.clean else f" ({report.summary()})"
+        )
     settings = run_settings(config, weights, args.split)
-    provenance = {"weights": "random" if weights is None else str(weights.resolve()),
-                  "data_root": str(args.data_root.resolve())}
-    return segment_videos(model, tasks[ranks.rank::ranks.world_size], config, out_dir, args.overwrite, settings,
-                          provenance, is_main=ranks.is_main)
+    provenance = {
+        "weights": "random" if weights is None else str(weights.resolve()),
+        "data_root": str(args.data_root.resolve()),
+    }
+    return segment_videos(
+        model,
+        tasks[ranks.rank :: ranks.world_size],
+        config,
+        out_dir,
+        args.overwrite,
+        settings,
+        provenance,
+        is_main=ranks.is_main,
+    )
 
 
 def run(args: argparse.Namespace, ranks: Ranks) -> VostScores | None:
@@ -157,7 +219,7 @@ def run(args: argparse.Namespace, ranks: Ranks) -> VostScores | None:
     with ExitStack() as stack:
         error: Exception | None = None
         try:
-            if ranks.is_main:   # one writer per results folder; the other ranks are part of this one
+            if ranks.is_main:  # one writer per results folder; the other ranks are part of this one
                 stack.enter_context(folder_lock(out_dir))
         except RunError as err:
             error = err
@@ -175,8 +237,14 @@ def run(args: argparse.Namespace, ranks: Ranks) -> VostScores | None:
     return score(args, out_dir)
 
 
-def _segment_everywhere(args: argparse.Namespace, config: EvalConfig, tasks: list[VideoTask], ranks: Ranks,
-                        device: torch.device, out_dir: Path) -> tuple[list[VideoReport] | None, int]:
+def _segment_everywhere(
+    args: argparse.Namespace,
+    config: EvalConfig,
+    tasks: list[VideoTask],
+    ranks: Ranks,
+    device: torch.device,
+    out_dir: Path,
+) -> tuple[list[VideoReport] | None, int]:
     """Every rank segments its share; rank 0 gets all reports (others: None). A failure on any rank
     stops every rank, so that none waits forever."""
     error: Exception | None = None
@@ -200,8 +268,14 @@ def summarise(reports: Sequence[VideoReport], skipped: int, out_dir: Path) -> No
     frames = sum(r.frames for r in reports)
     seconds = sum(r.seconds for r in reports)
     fps = f"{frames / seconds:.2f} FPS" if seconds > 0 else "no frames"
-    logger.info("segmented %d sequence(s), %d frames, %s (model time); %d already finished; results in %s",
-                len(reports), frames, fps, skipped, out_dir)
+    logger.info(
+        "segmented %d sequence(s), %d frames, %s (model time); %d already finished; results in %s",
+        len(reports),
+        frames,
+        fps,
+        skipped,
+        out_dir,
+    )
 
 
 def score(args: argparse.Namespace, out_dir: Path) -> VostScores | None:

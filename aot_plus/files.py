@@ -1,4 +1,5 @@
 """Writing a file so that readers only ever see the old or the complete new version."""
+
 from __future__ import annotations
 
 import errno
@@ -33,4 +34,4 @@ def replace_atomically(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
         try:
             temporary.unlink(missing_ok=True)
         except OSError:
-            pass   # the folder itself is not writable: there is no temporary to remove
+            pass  # the folder itself is not writable: there is no temporary to remove

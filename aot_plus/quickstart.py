@@ -9,6 +9,7 @@
 
 Every step reuses what an earlier run already finished, so an interrupted quickstart resumes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,8 +61,13 @@ def _dataset(args: argparse.Namespace) -> Path:
 
 def _train(args: argparse.Namespace, run_dir: Path) -> Path:
     cfg = load_train_config(STAGE, total_steps=args.steps)
-    run = TrainRun(model=MODEL, data_root=args.data_root, out_dir=run_dir, device=args.device,
-                   resume=bool(checkpoint_steps(run_dir / "ckpt")))
+    run = TrainRun(
+        model=MODEL,
+        data_root=args.data_root,
+        out_dir=run_dir,
+        device=args.device,
+        resume=bool(checkpoint_steps(run_dir / "ckpt")),
+    )
     started = time.perf_counter()
     final = Trainer(cfg, run).train()
     print(f"[3/4] training took {time.perf_counter() - started:.0f} s")

@@ -9,6 +9,7 @@ knows about what made it.
   because its PNGs exist.
 - ``<out>/.lock`` is held by the run writing into the folder; a second writer is refused.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -112,10 +113,20 @@ def code_version() -> str:
     version = metadata.version("rmem")
     root = Path(__file__).resolve().parents[1]
     try:
-        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return version
     return f"{version}+{commit}{'.dirty' if dirty else ''}"
@@ -127,8 +138,11 @@ def settings_digest(settings: Mapping[str, Any]) -> str:
 
 def _differences(old: Any, new: Any, prefix: str = "") -> list[str]:
     if isinstance(old, Mapping) and isinstance(new, Mapping):
-        return [d for key in sorted(set(old) | set(new), key=str)
-                for d in _differences(old.get(key), new.get(key), f"{prefix}{key}.")]
+        return [
+            d
+            for key in sorted(set(old) | set(new), key=str)
+            for d in _differences(old.get(key), new.get(key), f"{prefix}{key}.")
+        ]
     return [] if old == new else [f"{prefix[:-1]}: {old!r} -> {new!r}"]
 
 
@@ -148,20 +162,27 @@ def check_results_folder(out_dir: Path, settings: Mapping[str, Any], overwrite: 
         except yaml.YAMLError:
             recorded = None
         if not isinstance(recorded, Mapping):
-            raise RunError(f"{config}: has no readable record of the run's settings; pass --overwrite to replace "
-                           "the results or choose another --out")
+            raise RunError(
+                f"{config}: has no readable record of the run's settings; pass --overwrite to replace "
+                "the results or choose another --out"
+            )
         changes = _differences(recorded, dict(settings))
         if changes:
-            raise RunError(f"{out_dir}: holds results made with other settings ({'; '.join(changes)}); choose "
-                           "another --out or pass --overwrite to replace them")
+            raise RunError(
+                f"{out_dir}: holds results made with other settings ({'; '.join(changes)}); choose "
+                "another --out or pass --overwrite to replace them"
+            )
     elif _holds_predictions(out_dir):
-        raise RunError(f"{out_dir}: holds predictions with no record of the run that made them ({CONFIG_FILE}); "
-                       "choose another --out or pass --overwrite to replace them")
+        raise RunError(
+            f"{out_dir}: holds predictions with no record of the run that made them ({CONFIG_FILE}); "
+            "choose another --out or pass --overwrite to replace them"
+        )
 
 
 def write_run_record(out_dir: Path, settings: Mapping[str, Any], provenance: Mapping[str, Any]) -> None:
-    text = yaml.safe_dump({"settings": dict(settings), "provenance": {**provenance, "code": code_version()}},
-                          sort_keys=False)
+    text = yaml.safe_dump(
+        {"settings": dict(settings), "provenance": {**provenance, "code": code_version()}}, sort_keys=False
+    )
     write_atomically(out_dir / CONFIG_FILE, lambda temporary: temporary.write_text(text))
 
 
@@ -203,8 +224,10 @@ def folder_lock(out_dir: Path) -> Iterator[None]:
         except BlockingIOError:
             lock.seek(0)
             holder = lock.read().strip() or "another process"
-            raise RunError(f"{out_dir}: another run ({holder}) is writing into this results folder; wait for it "
-                           "to finish or choose another --out") from None
+            raise RunError(
+                f"{out_dir}: another run ({holder}) is writing into this results folder; wait for it "
+                "to finish or choose another --out"
+            ) from None
         lock.seek(0)
         lock.truncate()
         lock.write(f"pid {os.getpid()}")

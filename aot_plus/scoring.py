@@ -1,4 +1,5 @@
 """Scoring a results folder with the standalone ``evaluation`` package (the official VOST protocol)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,12 +19,12 @@ class VostScores:
     csv_paths: tuple[Path, Path]
 
     def headline(self) -> str:
-        return (f"J_tr / J = {100 * self.j_tr:.1f} / {100 * self.j:.1f}  "
-                f"(J_last-Mean {self.j_tr!r}, J-Mean {self.j!r})")
+        return f"J_tr / J = {100 * self.j_tr:.1f} / {100 * self.j:.1f}  (J_last-Mean {self.j_tr!r}, J-Mean {self.j!r})"
 
 
-def score_results(results_path: str | Path, dataset_root: str | Path, split: str = "val",
-                  workers: int | None = None) -> VostScores:
+def score_results(
+    results_path: str | Path, dataset_root: str | Path, split: str = "val", workers: int | None = None
+) -> VostScores:
     """Scores ``results_path/<seq>/<frame>.png`` and writes the two CSVs there."""
     results_path = Path(results_path)
     try:

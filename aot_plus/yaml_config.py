@@ -10,6 +10,7 @@ A small module of our own rather than OmegaConf: the sections are our frozen dat
 their ``__post_init__``), errors must be one line naming the file and key, and includes plus dotted
 overrides are all the composition the runs need.
 """
+
 from __future__ import annotations
 
 import types
@@ -43,8 +44,9 @@ def config_path(kind: str, name_or_path: str | Path) -> Path:
         return path
     path = CONFIGS_ROOT / kind / f"{name_or_path}.yaml"
     if not path.is_file():
-        raise ConfigError(f"unknown {KIND_NAMES.get(kind, kind)} {str(name_or_path)!r}; "
-                          f"available: {', '.join(config_names(kind))}")
+        raise ConfigError(
+            f"unknown {KIND_NAMES.get(kind, kind)} {str(name_or_path)!r}; available: {', '.join(config_names(kind))}"
+        )
     return path
 
 
@@ -155,10 +157,12 @@ def _type_name(hint: Any) -> str:
 
 def plain(section: Any) -> dict[str, Any]:
     """The values of a config dataclass as YAML-ready plain types (tuples become lists)."""
+
     def convert(value: Any) -> Any:
         if isinstance(value, tuple):
             return [convert(v) for v in value]
         if isinstance(value, Mapping):
             return {k: convert(v) for k, v in value.items()}
         return value
+
     return {f.name: convert(getattr(section, f.name)) for f in fields(section)}

@@ -1,7 +1,8 @@
 """GPU check: the CUDA-graph encoder gives the same logits and memory as the eager one.
 
-    python benchmarks/check_cuda_graph.py --frames 20
+python benchmarks/check_cuda_graph.py --frames 20
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,7 +36,7 @@ def main() -> int:
             out_e = eager.predict(frames[t % len(frames)])
             diff = (out_g.logits - out_e.logits).abs().max().item()
             worst = max(worst, diff)
-            graphed.update(out_e.label_tensor)   # the same label into both memories
+            graphed.update(out_e.label_tensor)  # the same label into both memories
             eager.update(out_e.label_tensor)
             assert graphed.memory_frames == eager.memory_frames
         print(f"{name}: max |logit diff| graph vs eager over {args.frames} frames: {worst:.2e}")

@@ -10,6 +10,7 @@ allocated on a GPU, process RSS on the CPU) and the long-term memory size. The o
 H200 (fp32, 480x854, 2 objects): DeAOT-L + RMem 38.6 FPS, AOT-L + RMem 44.7 FPS, 1.4 / 2.1 GB;
 unrestricted AOT-L at gap 5: 7 FPS and 23 GB by frame 600.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,9 +38,9 @@ def synthetic_video(height: int, width: int, count: int = 16, seed: int = 0) -> 
         for obj, colour in enumerate(((220, 40, 40), (40, 200, 220)), start=1):
             y = (height // 4 * obj + 3 * t) % (height - size)
             x = (width // 4 * obj + 5 * t) % (width - size)
-            frame[y:y + size, x:x + size] = colour
+            frame[y : y + size, x : x + size] = colour
             if t == 0:
-                mask[y:y + size, x:x + size] = obj
+                mask[y : y + size, x : x + size] = obj
         frames.append(frame)
     return frames, mask
 
@@ -68,8 +69,9 @@ def report_frames(total: int) -> list[int]:
 def run_one(model_name: str, memory: str, args: argparse.Namespace, device: torch.device) -> list[dict]:
     model = aot_plus.build_model(model_name).to(device)
     frames, mask = synthetic_video(args.height, args.width)
-    session = aot_plus.InferenceSession(model, memory=memory, long_term_gap=args.gap, precision=args.precision,
-                                        cuda_graph=not args.no_cuda_graph)
+    session = aot_plus.InferenceSession(
+        model, memory=memory, long_term_gap=args.gap, precision=args.precision, cuda_graph=not args.no_cuda_graph
+    )
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     session.add_reference(frames[0], mask)
@@ -79,17 +81,25 @@ def run_one(model_name: str, memory: str, args: argparse.Namespace, device: torc
         sync(device)
         start = time.perf_counter()
         out = session.step(frames[t % len(frames)])
-        _ = out.label          # the evaluation copies every label to the host
+        _ = out.label  # the evaluation copies every label to the host
         sync(device)
         latencies.append(time.perf_counter() - start)
         if t in marks:
-            window = latencies[max(len(latencies) - args.window, args.warmup):] or latencies[-1:]
+            window = latencies[max(len(latencies) - args.window, args.warmup) :] or latencies[-1:]
             ms = 1000 * float(np.mean(window))
-            rows.append({"model": model_name, "memory": memory, "precision": args.precision,
-                         "cuda_graph": not args.no_cuda_graph, "frame": t,
-                         "ms_per_frame": round(ms, 2), "fps": round(1000 / ms, 1),
-                         "peak_memory_mb": round(peak_memory_mb(device), 1),
-                         "memory_frames": len(session.memory_frames)})
+            rows.append(
+                {
+                    "model": model_name,
+                    "memory": memory,
+                    "precision": args.precision,
+                    "cuda_graph": not args.no_cuda_graph,
+                    "frame": t,
+                    "ms_per_frame": round(ms, 2),
+                    "fps": round(1000 / ms, 1),
+                    "peak_memory_mb": round(peak_memory_mb(device), 1),
+                    "memory_frames": len(session.memory_frames),
+                }
+            )
             print_row(rows[-1])
     del session, model
     if device.type == "cuda":
@@ -101,8 +111,11 @@ HEADER = f"{'model':<11} {'memory':<12} {'prec':<5} {'frame':>6} {'ms/frame':>9}
 
 
 def print_row(row: dict) -> None:
-    print(f"{row['model']:<11} {row['memory']:<12} {row['precision']:<5} {row['frame']:>6} {row['ms_per_frame']:>9.2f} "
-          f"{row['fps']:>7.1f} {row['peak_memory_mb']:>9.1f} {row['memory_frames']:>5}", flush=True)
+    print(
+        f"{row['model']:<11} {row['memory']:<12} {row['precision']:<5} {row['frame']:>6} {row['ms_per_frame']:>9.2f} "
+        f"{row['fps']:>7.1f} {row['peak_memory_mb']:>9.1f} {row['memory_frames']:>5}",
+        flush=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,8 +144,9 @@ def main(argv: list[str] | None = None) -> int:
         for memory in args.memories:
             rows += run_one(model_name, memory, args, device)
     if args.json:
-        args.json.write_text(json.dumps({"device": name, "args": {k: str(v) for k, v in vars(args).items()},
-                                         "rows": rows}, indent=1))
+        args.json.write_text(
+            json.dumps({"device": name, "args": {k: str(v) for k, v in vars(args).items()}, "rows": rows}, indent=1)
+        )
     return 0
 
 

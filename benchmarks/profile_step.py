@@ -1,7 +1,8 @@
 """Profile a few ``InferenceSession.step`` calls: where the time goes (CPU launch vs device kernels).
 
-    python benchmarks/profile_step.py --model r50_deaotl --height 480 --width 854
+python benchmarks/profile_step.py --model r50_deaotl --height 480 --width 854
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,7 +31,7 @@ def main() -> int:
     session = aot_plus.InferenceSession(model, precision=args.precision)
     session.add_reference(frames[0], mask)
     for t in range(1, 12):
-        _ = session.step(frames[t % len(frames)]).label   # the label copy to the host, as the evaluation
+        _ = session.step(frames[t % len(frames)]).label  # the label copy to the host, as the evaluation
     activities = [torch.profiler.ProfilerActivity.CPU]
     if device.type == "cuda":
         activities.append(torch.profiler.ProfilerActivity.CUDA)

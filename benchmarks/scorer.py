@@ -20,6 +20,7 @@ left out: it is defined differently on purpose, see evaluation/README.md).
 Prints a markdown table and writes it to ``--out`` (default benchmarks/results/scorer_cpu.md).
 JPEGImages/ holds empty ``.jpg`` files: neither scorer reads images, only their names.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,7 +44,7 @@ from evaluation.palette import DAVIS_PALETTE  # noqa: E402
 from evaluation.runner import available_cores  # noqa: E402
 
 # Run in the toolkit's Python: score with its DAVISEvaluation and dump every value with full precision.
-TOOLKIT_DRIVER = '''
+TOOLKIT_DRIVER = """
 import json, sys, time
 toolkit, davis_path, results_path, out = sys.argv[1:5]
 sys.path.insert(0, toolkit)
@@ -59,7 +60,7 @@ for measure in ("J", "F", "J_last"):
         record[measure] = {key: [float(v) for v in scores[measure][key]] for key in ("M", "R", "D")}
 with open(out, "w") as f:
     json.dump(record, f)
-'''
+"""
 
 
 def cpu_name() -> str:
@@ -166,13 +167,29 @@ def timed_run(command: list[str], env: dict[str, str] | None = None) -> float:
     done = subprocess.run(command, cwd=REPOSITORY_ROOT, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+        raise SystemExit(
+            f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+        )
     return seconds
 
 
 def run_ours(davis: Path, results: Path, workers: int | None, benchmark: str = "davis2017") -> float:
-    command = [sys.executable, "-m", "evaluation", "--benchmark", benchmark, "--task", "semi-supervised",
-               "--results_path", str(results), "--davis_path", str(davis), "--set", "val", "--re"]
+    command = [
+        sys.executable,
+        "-m",
+        "evaluation",
+        "--benchmark",
+        benchmark,
+        "--task",
+        "semi-supervised",
+        "--results_path",
+        str(results),
+        "--davis_path",
+        str(davis),
+        "--set",
+        "val",
+        "--re",
+    ]
     if workers:
         command += ["--workers", str(workers)]
     return timed_run(command)
@@ -254,7 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--toolkit", type=Path, help="a davis2017-evaluation checkout (the folder with davis2017/)")
     parser.add_argument("--fork", type=Path, help="RMem's davis2017-evaluation fork, for the longvideos agreement")
     parser.add_argument(
-        "--toolkit-python", nargs="+", default=[sys.executable],
+        "--toolkit-python",
+        nargs="+",
+        default=[sys.executable],
         help="Python(s) that can run the toolkit; the first is timed, the agreement checks run with each",
     )
     parser.add_argument("--agreement", type=int, default=0, help="random datasets to compare value by value")
@@ -275,13 +294,18 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_timing:
             start = time.perf_counter()
             sequences = {
-                f"seq{i:02d}": synthetic_sequence(rng, args.frames, args.height, args.width, int(rng.integers(2, 4)), False)
+                f"seq{i:02d}": synthetic_sequence(
+                    rng, args.frames, args.height, args.width, int(rng.integers(2, 4)), False
+                )
                 for i in range(args.sequences)
             }
             davis, results = write_dataset(scratch / "timing", sequences)
             objects = sum(int(gt[0].max()) for gt, _ in sequences.values())
-            print(f"wrote {args.sequences} sequences x {args.frames} frames of {args.height}x{args.width} "
-                  f"({objects} objects) in {time.perf_counter() - start:.1f} s", flush=True)
+            print(
+                f"wrote {args.sequences} sequences x {args.frames} frames of {args.height}x{args.width} "
+                f"({objects} objects) in {time.perf_counter() - start:.1f} s",
+                flush=True,
+            )
             load_start = os.getloadavg()[0]
             ours = min(run_ours(davis, results, args.workers) for _ in range(max(args.repeat, 1)))
             print(f"ours: {ours:.2f} s", flush=True)
@@ -307,10 +331,16 @@ def main(argv: list[str] | None = None) -> int:
             slowest = max(seconds for _, _, seconds in rows)
             lines += [f"| {name} | {how} | {seconds:.2f} | {slowest / seconds:.1f}x |" for name, how, seconds in rows]
             if args.toolkit:
-                lines += ["", f"Same input, largest difference over the {count} global and per-object values: {worst:.3g}."]
+                lines += [
+                    "",
+                    f"Same input, largest difference over the {count} global and per-object values: {worst:.3g}.",
+                ]
             load = [load_start] + ([load_before] if args.toolkit else []) + [os.getloadavg()[0]]
-            lines += ["", "1-minute load average at the start of each timing and at the end (other jobs share "
-                      f"the machine): {', '.join(f'{value:.1f}' for value in load)}."]
+            lines += [
+                "",
+                "1-minute load average at the start of each timing and at the end (other jobs share "
+                f"the machine): {', '.join(f'{value:.1f}' for value in load)}.",
+            ]
             lines.append("")
         checks = []
         for index in range(args.agreement if args.toolkit else 0):
@@ -322,14 +352,20 @@ def main(argv: list[str] | None = None) -> int:
                 _, record = run_toolkit(args.toolkit, python, davis, results, scratch)
                 worst, count, nans = compare(davis, results, record, "davis2017")
                 checks.append(("davis2017", f"davis2017-evaluation, numpy {record['numpy']}", what, count, nans, worst))
-                print(f"davis2017 agreement {index}: {what}: {count} values, largest difference {worst:.3g}", flush=True)
+                print(
+                    f"davis2017 agreement {index}: {what}: {count} values, largest difference {worst:.3g}", flush=True
+                )
         for index in range(args.agreement if args.fork else 0):
             davis, results, what = agreement_dataset(rng, scratch / f"sparse{index}", sparse=True)
             for python in args.toolkit_python:
                 _, record = run_toolkit(args.fork, python, davis, results, scratch)
                 worst, count, nans = compare(davis, results, record, "longvideos")
-                checks.append(("longvideos", f"RMem fork, numpy {record['numpy']} (J_last left out)", what, count, nans, worst))
-                print(f"longvideos agreement {index}: {what}: {count} values, largest difference {worst:.3g}", flush=True)
+                checks.append(
+                    ("longvideos", f"RMem fork, numpy {record['numpy']} (J_last left out)", what, count, nans, worst)
+                )
+                print(
+                    f"longvideos agreement {index}: {what}: {count} values, largest difference {worst:.3g}", flush=True
+                )
         if checks:
             lines += [
                 "Agreement on random datasets (void pixels, absent and missed objects, frame sizes from 8 px). "

@@ -7,6 +7,7 @@ It needs numpy, pandas, pillow and tqdm, and never imports torch. Python use::
     global_table, per_sequence_table = evaluate("results/my_method", "datasets/VOST", split="val")
     global_table, per_sequence_table = evaluate("results/davis", "datasets/DAVIS", benchmark="davis2017")
 """
+
 from evaluation.boundary import frame_boundary_f
 from evaluation.errors import EvaluationError
 from evaluation.metrics import db_statistics, frame_jaccard, frame_scores

@@ -1,4 +1,5 @@
 """``python -m evaluation ...``: the evaluation command line."""
+
 import sys
 
 from evaluation.cli import main

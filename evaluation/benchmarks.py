@@ -1,4 +1,5 @@
 """The protocols the scorer knows: VOST (the default), DAVIS 2017, DAVIS 2016 and sparse long videos."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -35,25 +36,53 @@ class Benchmark:
 
 BENCHMARKS = {
     "vost": Benchmark(
-        "vost", "VOST: J and J_tr (J_last), as the official VOST evaluation",
-        davis_layout=False, image_sets="", dense=False, single_object=False, strict_ids=False,
-        boundary=False, j_last=True, toolkit_decay=False,
+        "vost",
+        "VOST: J and J_tr (J_last), as the official VOST evaluation",
+        davis_layout=False,
+        image_sets="",
+        dense=False,
+        single_object=False,
+        strict_ids=False,
+        boundary=False,
+        j_last=True,
+        toolkit_decay=False,
     ),
     "davis2017": Benchmark(
-        "davis2017", "DAVIS 2017 semi-supervised: J, F and J&F, as davis2017-evaluation",
-        davis_layout=True, image_sets="2017", dense=True, single_object=False, strict_ids=True,
-        boundary=True, j_last=False, toolkit_decay=True,
+        "davis2017",
+        "DAVIS 2017 semi-supervised: J, F and J&F, as davis2017-evaluation",
+        davis_layout=True,
+        image_sets="2017",
+        dense=True,
+        single_object=False,
+        strict_ids=True,
+        boundary=True,
+        j_last=False,
+        toolkit_decay=True,
     ),
     "davis2016": Benchmark(
-        "davis2016", "DAVIS 2016: the DAVIS 2017 protocol with all objects merged into one",
-        davis_layout=True, image_sets="2016", dense=True, single_object=True, strict_ids=True,
-        boundary=True, j_last=False, toolkit_decay=True,
+        "davis2016",
+        "DAVIS 2016: the DAVIS 2017 protocol with all objects merged into one",
+        davis_layout=True,
+        image_sets="2016",
+        dense=True,
+        single_object=True,
+        strict_ids=True,
+        boundary=True,
+        j_last=False,
+        toolkit_decay=True,
     ),
     "longvideos": Benchmark(
-        "longvideos", "sparsely annotated long videos: J, F, J&F and J_last on the annotated frames, "
+        "longvideos",
+        "sparsely annotated long videos: J, F, J&F and J_last on the annotated frames, "
         "as RMem's davis2017-evaluation fork",
-        davis_layout=True, image_sets="2017", dense=False, single_object=False, strict_ids=True,
-        boundary=True, j_last=True, toolkit_decay=True,
+        davis_layout=True,
+        image_sets="2017",
+        dense=False,
+        single_object=False,
+        strict_ids=True,
+        boundary=True,
+        j_last=True,
+        toolkit_decay=True,
     ),
 }
 

@@ -11,6 +11,7 @@ stack of horizontal segments, so "some boundary pixel within the disk" is, for e
 difference of two running sums. Only boundary pixels are looked at, which gives the same counts as the
 dilation on the whole frame, and :func:`evaluation.metrics.frame_scores` calls this on a small window.
 """
+
 from __future__ import annotations
 
 import math

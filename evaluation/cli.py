@@ -1,5 +1,6 @@
 """Command line of the evaluation, compatible with the official ``evaluation_method.py`` of VOST and of
 the DAVIS 2017 toolkit (``--benchmark davis2017 --task semi-supervised --davis_path D``)."""
+
 from __future__ import annotations
 
 import argparse
@@ -43,54 +44,72 @@ def build_parser() -> argparse.ArgumentParser:
         "or on DAVIS 2017/2016 and sparse long videos (J, F, J&F), as the DAVIS 2017 toolkit.",
     )
     parser.add_argument(
-        "--results_path", required=True, type=Path,
+        "--results_path",
+        required=True,
+        type=Path,
         help="folder holding one <sequence>/ subfolder of <frame>.png predictions per sequence",
     )
     parser.add_argument(
-        "--benchmark", choices=list(BENCHMARKS), default="vost",
-        help="protocol: " + "; ".join(f"{name}: {spec.description}" for name, spec in BENCHMARKS.items())
+        "--benchmark",
+        choices=list(BENCHMARKS),
+        default="vost",
+        help="protocol: "
+        + "; ".join(f"{name}: {spec.description}" for name, spec in BENCHMARKS.items())
         + " (default: vost)",
     )
     parser.add_argument(
-        "--dataset_path", default=None,
+        "--dataset_path",
+        default=None,
         help="--benchmark vost: VOST-layout folder (Annotations/, ImageSets/), or one of the official keys "
         f"{', '.join(DATASET_KEYS)} (default: vost)",
     )
     parser.add_argument(
-        "--davis_path", type=Path, default=None,
+        "--davis_path",
+        type=Path,
+        default=None,
         help="the DAVIS benchmarks: DAVIS-layout folder (JPEGImages/<res>/, Annotations/<res>/, "
         "ImageSets/2017/ or 2016/); required for them",
     )
     parser.add_argument(
-        "--task", choices=TASKS, default="semi-supervised",
+        "--task",
+        choices=TASKS,
+        default="semi-supervised",
         help="only semi-supervised is scored (default: semi-supervised)",
     )
     parser.add_argument(
-        "--resolution", default=None,
+        "--resolution",
+        default=None,
         help=f"the DAVIS benchmarks: subfolder of JPEGImages/ and Annotations/ (default: {DEFAULT_RESOLUTION})",
     )
     parser.add_argument(
-        "--metrics", type=_metrics, default=None,
+        "--metrics",
+        type=_metrics,
+        default=None,
         help="J, or J,F to add F and J&F (--benchmark vost; default: J); the DAVIS benchmarks always score J,F",
     )
     parser.add_argument(
-        "--exact-decay", action="store_true",
+        "--exact-decay",
+        action="store_true",
         help="the DAVIS benchmarks: Decay over the intended bins, without the toolkit's uint8 wrap of the "
         "bin bounds past 255 frames (the CSV names get an -exact-decay suffix); VOST is always exact",
     )
     parser.add_argument(
-        "--set", default="val",
+        "--set",
+        default="val",
         help="split to evaluate, listed in ImageSets/<set>.txt (VOST) or ImageSets/<year>/<set>.txt (DAVIS) "
         "(default: val)",
     )
     parser.add_argument("--re", action="store_true", help="recompute even if the result CSVs exist")
     parser.add_argument(
-        "--strict-void", action="store_true",
+        "--strict-void",
+        action="store_true",
         help="leave ground-truth void (255) pixels out of J and F (not the official protocol; "
         "the CSV names get a -strict-void suffix)",
     )
     parser.add_argument(
-        "--workers", type=_positive_int, default=None,
+        "--workers",
+        type=_positive_int,
+        default=None,
         help="processes scoring sequences in parallel (default: all cores; 1 runs inline)",
     )
     return parser
@@ -145,8 +164,13 @@ def run(args: argparse.Namespace) -> None:
     else:
         dataset_path = "vost" if args.dataset_path is None else args.dataset_path
     tasks = prepare_tasks(
-        args.results_path, dataset_path, args.set, args.strict_void,
-        benchmark=args.benchmark, metrics=args.metrics, resolution=resolution,
+        args.results_path,
+        dataset_path,
+        args.set,
+        args.strict_void,
+        benchmark=args.benchmark,
+        metrics=args.metrics,
+        resolution=resolution,
     )
     inputs = inputs_record(tasks, scoring_options(spec, boundary, args.strict_void, exact_decay, resolution))
     reason = _reuse_blocker(args, paths, inputs)

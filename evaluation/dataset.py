@@ -6,6 +6,7 @@ holds the ground truth of the annotated frames.
 DAVIS layout: ``<root>/ImageSets/<year>/<split>.txt``, ``<root>/Annotations/<res>/<seq>/<frame>.png`` and
 ``<root>/JPEGImages/<res>/<seq>/<frame>.jpg`` (every frame; only their names are read).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -120,8 +121,7 @@ def check_densely_annotated(
     frames = sorted(path.stem for path in folder.glob("*.jpg") if not path.name.startswith("."))
     if not frames:
         raise EvaluationError(
-            f"{folder}: no JPEG frames for sequence {sequence!r} (needed to check that every frame "
-            "is annotated)"
+            f"{folder}: no JPEG frames for sequence {sequence!r} (needed to check that every frame is annotated)"
         )
     annotated = {path.stem for path in annotations}
     missing = [frame for frame in frames if frame not in annotated]

@@ -1,4 +1,5 @@
 """The exception every bad input to the evaluation is reported with."""
+
 from __future__ import annotations
 
 

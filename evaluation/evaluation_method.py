@@ -1,5 +1,6 @@
 #!/usr/bin/env python
 """``python evaluation/evaluation_method.py ...``: the official entry point of the VOST evaluation."""
+
 import sys
 from pathlib import Path
 

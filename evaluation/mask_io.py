@@ -4,6 +4,7 @@ An id mask is a 2-D integer array whose values are object ids (0 = background, 2
 ground truth). Palette ("P") PNGs and single-channel PNGs store the ids directly; RGB PNGs are mapped
 back to ids through the DAVIS palette.
 """
+
 from __future__ import annotations
 
 import io
@@ -84,9 +85,7 @@ def read_id_mask(path: Path) -> np.ndarray:
     if mode == "RGB":
         return rgb_to_ids(pixels, path)
     if mode not in _SINGLE_CHANNEL_MODES or pixels.ndim != 2:
-        raise EvaluationError(
-            f"{path}: unsupported PNG mode {mode!r} (expected a palette, single-channel or RGB PNG)"
-        )
+        raise EvaluationError(f"{path}: unsupported PNG mode {mode!r} (expected a palette, single-channel or RGB PNG)")
     if pixels.dtype == bool:
         return pixels.astype(np.uint8)
     return pixels

@@ -3,6 +3,7 @@
 The arithmetic follows the official VOST and DAVIS evaluations operation for operation (the same float64
 divisions and numpy reductions) so that the numbers agree to the last bits.
 """
+
 from __future__ import annotations
 
 import math
@@ -69,9 +70,7 @@ def db_statistics(values: np.ndarray, toolkit_wrap: bool = False) -> tuple[float
     return float(mean), float(recall), float(decay)
 
 
-def _object_window(
-    gt: np.ndarray, prediction: np.ndarray, label: int
-) -> tuple[slice, slice] | None:
+def _object_window(gt: np.ndarray, prediction: np.ndarray, label: int) -> tuple[slice, slice] | None:
     """Rows and columns holding every pixel of ``label`` in either map plus a margin of one pixel
     (clipped to the frame), or None when the label is in neither."""
     present = (gt == label) | (prediction == label)

@@ -13,6 +13,7 @@ Beside ``global_results-<suffix>.csv`` and ``per-sequence_results-<suffix>.csv``
 Saved CSVs are reused only when a new record equals the saved one; CSVs without a (readable) record are
 recomputed. The ground truth is not in the record.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -106,9 +107,12 @@ def _read_record(path: Path) -> Record | None:
 def _changed_options(saved: object, current: dict[str, object]) -> str:
     if not isinstance(saved, dict):
         return "unknown before"
-    return ", ".join(
-        f"{key}: {saved.get(key)!r} -> {value!r}" for key, value in current.items() if saved.get(key) != value
-    ) or "other options"
+    return (
+        ", ".join(
+            f"{key}: {saved.get(key)!r} -> {value!r}" for key, value in current.items() if saved.get(key) != value
+        )
+        or "other options"
+    )
 
 
 def stale_reason(path: Path, record: Record) -> str | None:

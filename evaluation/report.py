@@ -1,4 +1,5 @@
 """The result tables: building them from per-sequence J (and F), and writing/reading the official CSVs."""
+
 from __future__ import annotations
 
 import os
@@ -77,9 +78,7 @@ def build_tables(
     return global_table, per_sequence_table
 
 
-def csv_paths(
-    results_path: str | Path, split: str, strict_void: bool, exact_decay: bool = False
-) -> tuple[Path, Path]:
+def csv_paths(results_path: str | Path, split: str, strict_void: bool, exact_decay: bool = False) -> tuple[Path, Path]:
     """Paths of the global and per-sequence CSVs; opt-in variants of an official protocol
     (``strict_void``, and ``exact_decay`` where the protocol wraps the Decay bins) get their own names."""
     results_path = Path(results_path)
@@ -131,8 +130,7 @@ def load_tables(
             raise EvaluationError(f"{path}: cannot read the saved results ({err})") from err
         if list(table.columns) != expected:
             raise EvaluationError(
-                f"{path}: columns {list(table.columns)} are not the expected {expected}; "
-                "pass --re to recompute"
+                f"{path}: columns {list(table.columns)} are not the expected {expected}; pass --re to recompute"
             )
         tables.append(table)
     return tables[0], tables[1]

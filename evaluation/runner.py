@@ -1,4 +1,5 @@
 """The evaluation of a whole split: checking the inputs, scoring sequences in parallel, tabulating."""
+
 from __future__ import annotations
 
 import logging
@@ -57,8 +58,13 @@ def build_tasks(
         if not prediction_dir.is_dir():
             raise EvaluationError(f"{prediction_dir}: no prediction folder for sequence {name!r}")
         task = SequenceTask(
-            name, tuple(annotations), prediction_dir, strict_void,
-            boundary=boundary, single_object=benchmark.single_object, strict_ids=benchmark.strict_ids,
+            name,
+            tuple(annotations),
+            prediction_dir,
+            strict_void,
+            boundary=boundary,
+            single_object=benchmark.single_object,
+            strict_ids=benchmark.strict_ids,
         )
         for annotation in task.scored_annotations:
             prediction = task.prediction_path(annotation)
@@ -128,8 +134,7 @@ def _warn_about(task: SequenceTask, sequence: SequenceScores) -> None:
         logger.warning("%s: no object in its first annotated frame; nothing to score", sequence.name)
     if sequence.ignored_ids:
         logger.warning(
-            "%s: predicted ids %s are above the %d object(s) of the first annotated frame "
-            "and are ignored",
+            "%s: predicted ids %s are above the %d object(s) of the first annotated frame and are ignored",
             sequence.name,
             list(sequence.ignored_ids),
             sequence.jaccard.shape[0],

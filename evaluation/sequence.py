@@ -2,6 +2,7 @@
 
 This is the unit of work of the parallel evaluation, so it takes and returns small picklable records.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -63,8 +64,7 @@ def _check_shape(path: Path, mask: np.ndarray, expected: tuple[int, ...], what: 
     """Raise unless ``mask`` has the (H, W) shape of the reference that ``what`` names."""
     if mask.shape != expected:
         raise EvaluationError(
-            f"{path}: size {mask.shape[0]}x{mask.shape[1]} (HxW) differs from {what}, "
-            f"{expected[0]}x{expected[1]}"
+            f"{path}: size {mask.shape[0]}x{mask.shape[1]} (HxW) differs from {what}, {expected[0]}x{expected[1]}"
         )
 
 
@@ -79,9 +79,7 @@ def _object_ids(annotation: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unique(annotation) if 0 < i < VOID_ID)
 
 
-def _check_prediction_ids(
-    task: SequenceTask, path: Path, prediction: np.ndarray, num_objects: int
-) -> None:
+def _check_prediction_ids(task: SequenceTask, path: Path, prediction: np.ndarray, num_objects: int) -> None:
     """Raise, naming the file, if a prediction holds an id above the number of objects."""
     if prediction.max() > num_objects:
         ids = [int(i) for i in np.unique(prediction[prediction > num_objects])]
@@ -125,9 +123,7 @@ def score_sequence(task: SequenceTask) -> SequenceScores:
             if only_0_and_255:
                 only_0_and_255 = bool(largest == 0)
                 saw_255 = saw_255 or bool(predicted_void.any())
-        frame_j, frame_f = frame_scores(
-            gt, prediction, num_objects, void if task.strict_void else None, task.boundary
-        )
+        frame_j, frame_f = frame_scores(gt, prediction, num_objects, void if task.strict_void else None, task.boundary)
         jaccard[:, index] = frame_j
         if boundary is not None:
             boundary[:, index] = frame_f

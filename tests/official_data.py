@@ -2,6 +2,7 @@
 
 See ``tests/data/official/README.md`` for what each file is and how it was produced.
 """
+
 from __future__ import annotations
 
 import ast
@@ -11,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 OFFICIAL_DIR = Path(__file__).resolve().parent / "data" / "official"
-SEQUENCE = "0001_synthetic_split"   # the synthetic video of the fidelity case
+SEQUENCE = "0001_synthetic_split"  # the synthetic video of the fidelity case
 
 
 def load_npz(name: str) -> dict[str, np.ndarray]:
@@ -56,4 +57,5 @@ def frame_paths() -> list[Path]:
 def first_mask() -> np.ndarray:
     """The first-frame mask (ids 0, 1, 2) of the synthetic video."""
     from PIL import Image
+
     return np.array(Image.open(OFFICIAL_DIR / "synthetic_vost" / "Annotations" / SEQUENCE / "00000.png"))

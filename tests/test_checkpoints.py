@@ -1,4 +1,5 @@
 """The checkpoint loader: official layouts, the pre-RMem adaptation, strictness and every refusal."""
+
 from __future__ import annotations
 
 import copy
@@ -54,7 +55,7 @@ def test_save_then_load_round_trips_bitwise(model, trained_state, tmp_path):
     path = tmp_path / "save_step_500.pth"
     save_checkpoint(source, path, step=500)
     assert sorted(torch.load(path, weights_only=True)) == ["state_dict", "step"]
-    assert [p.name for p in tmp_path.iterdir()] == ["save_step_500.pth"]   # no temporary left behind
+    assert [p.name for p in tmp_path.iterdir()] == ["save_step_500.pth"]  # no temporary left behind
     report = load_checkpoint(model, path)
     assert report.clean and report.summary() == "all keys matched"
     assert_state_equal(model, trained_state)
@@ -79,11 +80,11 @@ def test_every_official_layout_loads(model, trained_state, tmp_path, layout):
 def test_original_aot_file_adapts_the_id_bank_and_keeps_the_embedding(model, trained_state, tmp_path):
     init = {k: v.clone() for k, v in model.state_dict().items()}
     original = {k: v for k, v in trained_state.items() if k not in PE_KEYS}
-    original[ID_BANK] = trained_state[ID_BANK][:, :11].clone()   # 11 input channels, no ignore channel
+    original[ID_BANK] = trained_state[ID_BANK][:, :11].clone()  # 11 input channels, no ignore channel
     path = tmp_path / "R50_AOTL_PRE_YTB_DAV.pth"
     torch.save({"state_dict": original}, path)
 
-    report = load_checkpoint(model, path)   # strict
+    report = load_checkpoint(model, path)  # strict
 
     assert report.adapted == [ID_BANK]
     assert report.missing == PE_KEYS
@@ -100,7 +101,7 @@ def test_original_aot_file_adapts_the_id_bank_and_keeps_the_embedding(model, tra
 
 
 def test_file_without_embedding_for_an_embedding_model_asks_for_temporal_pe_false(model, trained_state, tmp_path):
-    vanilla = {k: v for k, v in trained_state.items() if k not in PE_KEYS}   # 12-channel ID bank: not pre-RMem
+    vanilla = {k: v for k, v in trained_state.items() if k not in PE_KEYS}  # 12-channel ID bank: not pre-RMem
     path = tmp_path / "vanilla_aotplus.pth"
     torch.save({"state_dict": vanilla}, path)
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -109,7 +110,7 @@ def test_file_without_embedding_for_an_embedding_model_asks_for_temporal_pe_fals
     message = str(info.value)
     assert str(path) in message and "temporal_pe=False" in message
     assert "missing: cur_pos_emb, mem_pos_emb" in message
-    assert_state_equal(model, before)   # a refused file changes nothing
+    assert_state_equal(model, before)  # a refused file changes nothing
 
     without_pe = build_model("r50_aotl", temporal_pe=False)
     assert load_checkpoint(without_pe, path).clean
@@ -137,8 +138,11 @@ def test_shape_mismatch_raises_when_strict_and_is_skipped_when_partial(model, tr
     path = tmp_path / "five_ids.pth"
     torch.save(state, path)
 
-    with pytest.raises(CheckpointError, match=r"mismatched: decoder\.conv_out\.weight \(5, 128, 1, 1\) vs "
-                                              r"\(11, 128, 1, 1\)") as info:
+    with pytest.raises(
+        CheckpointError,
+        match=r"mismatched: decoder\.conv_out\.weight \(5, 128, 1, 1\) vs "
+        r"\(11, 128, 1, 1\)",
+    ) as info:
         load_checkpoint(model, path)
     assert str(path) in str(info.value)
 
@@ -168,8 +172,9 @@ def test_partial_load_keeps_missing_keys_and_ignores_unexpected_ones(model, trai
         assert torch.equal(loaded[key], init[key] if key.startswith("decoder.") else trained_state[key]), key
 
 
-@pytest.mark.parametrize("kept, reason", [(0.0, "empty file"), (0.5, "not a readable PyTorch checkpoint")],
-                         ids=["empty", "cut_at_half"])
+@pytest.mark.parametrize(
+    "kept, reason", [(0.0, "empty file"), (0.5, "not a readable PyTorch checkpoint")], ids=["empty", "cut_at_half"]
+)
 def test_truncated_file_is_refused_in_one_line_with_its_name(model, tmp_path, kept, reason):
     path = tmp_path / "save_step_1000.pth"
     save_checkpoint(model, path)
@@ -187,15 +192,16 @@ def overwrite_float(path: Path, values: torch.Tensor, index: int, new_value: flo
     raw = values.numpy().tobytes()
     assert data.count(raw) == 1
     start = data.find(raw) + index * values.element_size()
-    old = bytes(data[start:start + 4])
-    data[start:start + 4] = struct.pack("<f", new_value)
+    old = bytes(data[start : start + 4])
+    data[start : start + 4] = struct.pack("<f", new_value)
     path.write_bytes(bytes(data))
-    return sum(a != b for a, b in zip(old, data[start:start + 4]))
+    return sum(a != b for a, b in zip(old, data[start : start + 4]))
 
 
 @pytest.mark.parametrize("value, new_value", [(1.5, float("nan")), (1.0, float("inf"))], ids=["nan", "inf"])
-def test_one_overwritten_byte_that_makes_a_weight_non_finite_is_refused(model, trained_state, tmp_path, value,
-                                                                         new_value):
+def test_one_overwritten_byte_that_makes_a_weight_non_finite_is_refused(
+    model, trained_state, tmp_path, value, new_value
+):
     """torch does not check the zip's CRC: one flipped byte loads silently as a NaN or Inf weight."""
     key = "decoder.conv_out.bias"
     state = dict(trained_state)
@@ -203,7 +209,7 @@ def test_one_overwritten_byte_that_makes_a_weight_non_finite_is_refused(model, t
     path = tmp_path / "save_step_20000.pth"
     torch.save({"state_dict": state}, path)
     assert overwrite_float(path, state[key], 2, new_value) == 1
-    assert not torch.isfinite(torch.load(path, weights_only=True)["state_dict"][key]).all()   # torch reads it
+    assert not torch.isfinite(torch.load(path, weights_only=True)["state_dict"][key]).all()  # torch reads it
 
     before = {k: v.clone() for k, v in model.state_dict().items()}
     with pytest.raises(CheckpointError) as info:
@@ -221,23 +227,31 @@ def test_one_overwritten_byte_in_the_pickled_structure_is_a_one_line_refusal(tmp
     torch.save({"state_dict": {"weight_a": torch.ones(2)}}, path)
     data = path.read_bytes()
     assert data.count(b"weight_a") == 1
-    path.write_bytes(data.replace(b"weight_a", b"\x85eight_a"))   # no longer UTF-8: the unpickler fails
+    path.write_bytes(data.replace(b"weight_a", b"\x85eight_a"))  # no longer UTF-8: the unpickler fails
     with pytest.raises(CheckpointError, match="corrupt PyTorch checkpoint") as info:
         read_state_dict(path)
     assert str(info.value).startswith(f"{path}: ") and "\n" not in str(info.value)
 
 
 def test_every_non_finite_tensor_is_counted_and_the_first_one_named(tmp_path):
-    state = {"a": torch.ones(2), "b": torch.tensor([1.0, float("-inf")]), "steps": torch.tensor(3),
-             "c": torch.tensor([float("nan")], dtype=torch.float16), "d": torch.zeros(4, dtype=torch.bfloat16)}
+    state = {
+        "a": torch.ones(2),
+        "b": torch.tensor([1.0, float("-inf")]),
+        "steps": torch.tensor(3),
+        "c": torch.tensor([float("nan")], dtype=torch.float16),
+        "d": torch.zeros(4, dtype=torch.bfloat16),
+    }
     path = tmp_path / "diverged.pth"
     torch.save(state, path)
     with pytest.raises(CheckpointError, match=r"2 of 4 floating tensors hold NaN or Inf values \(first b\)"):
         read_state_dict(path)
 
 
-@pytest.mark.parametrize("content", [[1, 2, 3], {"epoch": "3", "note": "final"}, {}, {"state_dict": [1.0]}],
-                         ids=["list", "dict_of_strings", "empty_dict", "list_under_state_dict"])
+@pytest.mark.parametrize(
+    "content",
+    [[1, 2, 3], {"epoch": "3", "note": "final"}, {}, {"state_dict": [1.0]}],
+    ids=["list", "dict_of_strings", "empty_dict", "list_under_state_dict"],
+)
 def test_pickle_that_is_not_a_state_dict_is_refused(model, tmp_path, content):
     path = tmp_path / "not_weights.pth"
     torch.save(content, path)
@@ -257,7 +271,7 @@ def retag_storages(path: Path, location: str) -> None:
     """Rewrites a saved file so that its tensors claim to live on ``location`` (as if saved there)."""
     with zipfile.ZipFile(path) as src:
         records = [(info.filename, src.read(info)) for info in src.infolist()]
-    cpu_tag = b"X\x03\x00\x00\x00cpu"   # the pickled location string (memoised: written once)
+    cpu_tag = b"X\x03\x00\x00\x00cpu"  # the pickled location string (memoised: written once)
     new_tag = b"X" + len(location).to_bytes(4, "little") + location.encode()
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as dst:
         for name, data in records:
@@ -270,10 +284,10 @@ def retag_storages(path: Path, location: str) -> None:
 def test_gpu_saved_file_loads_onto_the_model_device(model, trained_state, tmp_path):
     path = tmp_path / "saved_on_gpu7.pth"
     torch.save({"state_dict": trained_state}, path)
-    retag_storages(path, "cuda:7")   # as written by the 8th GPU of a training machine
+    retag_storages(path, "cuda:7")  # as written by the 8th GPU of a training machine
     if torch.cuda.device_count() < 8:
         with pytest.raises(RuntimeError, match="CUDA"):
-            torch.load(path, weights_only=True)   # the file really asks for that GPU
+            torch.load(path, weights_only=True)  # the file really asks for that GPU
     assert load_checkpoint(model, path).clean
     assert all(v.device.type == "cpu" for v in model.state_dict().values())
     assert_state_equal(model, trained_state)
@@ -314,7 +328,7 @@ def test_arbitrary_objects_in_the_pickle_are_refused_not_executed(model, trained
         load_checkpoint(model, path)
     assert str(info.value).startswith(str(path))
     assert not marker.exists()
-    torch.load(path, weights_only=False)   # the payload is real: a full unpickle runs it
+    torch.load(path, weights_only=False)  # the payload is real: a full unpickle runs it
     assert marker.is_dir()
 
 
@@ -336,5 +350,6 @@ def test_one_channel_short_tensor_other_than_the_id_bank_is_a_mismatch(model, tr
 
 def test_build_model_applies_overrides_to_a_config_object():
     from aot_plus.models import ModelConfig
+
     model = build_model(ModelConfig(encoder="mobilenetv2", num_layers=1), temporal_pe=False)
     assert model.cfg.temporal_pe is False and "cur_pos_emb" not in model.state_dict()

@@ -2,6 +2,7 @@
 
 Images are decoded with OpenCV and masks with PIL, as the official readers do, so inputs are bit-identical.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
@@ -12,7 +13,6 @@ import numpy as np
 from PIL import Image
 
 from ..errors import DatasetError
-
 
 JPEG_START, JPEG_END = b"\xff\xd8\xff", b"\xff\xd9"
 PNG_START, PNG_END = b"\x89PNG\r\n\x1a\n", b"IEND"
@@ -50,8 +50,10 @@ def read_mask(path: str | Path) -> np.ndarray:
     except OSError as err:
         raise DatasetError(f"{path}: cannot be read as a PNG ({err})") from None
     if mask.ndim != 2 or mask.dtype != np.uint8:
-        raise DatasetError(f"{path}: not an 8-bit index mask (got {mask.dtype} of shape {mask.shape}); "
-                           "annotations must be palette or grayscale PNGs of object ids")
+        raise DatasetError(
+            f"{path}: not an 8-bit index mask (got {mask.dtype} of shape {mask.shape}); "
+            "annotations must be palette or grayscale PNGs of object ids"
+        )
     return mask
 
 

@@ -1,5 +1,6 @@
 """What a benchmark's protocol asks of one video, as data: which frames are read, which carry reference
 masks, which predictions are written, and the long-term memory gap."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping

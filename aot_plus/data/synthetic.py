@@ -27,6 +27,7 @@ is the same whatever the number of videos.
 
 Run ``python -m aot_plus.data.synthetic --out datasets/SynthVOST`` to write the default set.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,7 +50,13 @@ from evaluation.palette import save_index_png
 SPLIT, CUT, RECOLOR = "split", "cut", "recolor"
 NO_EVENT_NAME = "move"
 EVENT_CYCLE: tuple[tuple[str, ...], ...] = (
-    (SPLIT,), (CUT,), (RECOLOR,), (SPLIT, CUT), (CUT, RECOLOR), (SPLIT, RECOLOR), (),
+    (SPLIT,),
+    (CUT,),
+    (RECOLOR,),
+    (SPLIT, CUT),
+    (CUT, RECOLOR),
+    (SPLIT, RECOLOR),
+    (),
 )
 """The state changes of video ``i`` are ``EVENT_CYCLE[i % len(EVENT_CYCLE)]``."""
 
@@ -339,8 +346,14 @@ def _event_start(rng: np.random.Generator, frames: int) -> int:
 
 
 def _scene_object(
-    rng: np.random.Generator, obj_id: int, hue: float, pattern: str, events: set[str], frames: int,
-    height: int, width: int,
+    rng: np.random.Generator,
+    obj_id: int,
+    hue: float,
+    pattern: str,
+    events: set[str],
+    frames: int,
+    height: int,
+    width: int,
 ) -> SceneObject:
     unit = _pixel_unit(height, width)
     harmonic_means = rng.uniform(0.0, 0.08, 3)
@@ -420,8 +433,7 @@ def _sample_scene(rng: np.random.Generator, index: int, frames: int, height: int
     if RECOLOR in events:
         events_of[int(rng.integers(count))].add(RECOLOR)
     objects = [
-        _scene_object(rng, k + 1, hues[k], str(patterns[k]), events_of[k], frames, height, width)
-        for k in range(count)
+        _scene_object(rng, k + 1, hues[k], str(patterns[k]), events_of[k], frames, height, width) for k in range(count)
     ]
     depth_order = rng.permutation(count)
     return Scene(
@@ -556,8 +568,9 @@ def _render(scene: Scene, t: int, noise: np.random.Generator) -> tuple[np.ndarra
     height, width = scene.height, scene.width
     back = scene.background
     pan = np.array([[1, 0, -back.pan_x(t)], [0, 1, -back.pan_y(t)]], np.float32)
-    canvas = cv2.warpAffine(back.texture, pan, (width, height), flags=cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_REFLECT) * back.light(t)
+    canvas = cv2.warpAffine(
+        back.texture, pan, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+    ) * back.light(t)
     layers = _layers(scene, t)
     objects = {obj.obj_id: obj for obj in scene.objects}
     shift = max(1, round(min(height, width) / 60))
@@ -696,13 +709,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def write() -> None:
-        root = generate_dataset(args.out, args.videos, args.frames, args.seed, args.height, args.width,
-                                args.val_fraction, args.overwrite)
+        root = generate_dataset(
+            args.out, args.videos, args.frames, args.seed, args.height, args.width, args.val_fraction, args.overwrite
+        )
         sets = root / "ImageSets"
         train = (sets / "train.txt").read_text().split()
         val = (sets / "val.txt").read_text().split()
-        print(f"wrote {args.videos} videos x {args.frames} frames ({args.height}x{args.width}) to {root}: "
-              f"{len(train)} in ImageSets/train.txt, {len(val)} in ImageSets/val.txt")
+        print(
+            f"wrote {args.videos} videos x {args.frames} frames ({args.height}x{args.width}) to {root}: "
+            f"{len(train)} in ImageSets/train.txt, {len(val)} in ImageSets/val.txt"
+        )
 
     return run_command(write)
 

@@ -92,9 +92,7 @@ def balanced_random_crop(
     for _ in range(max_tries):
         top = int(rng.integers(0, height - crop_h + 1))
         left = int(rng.integers(0, width - crop_w + 1))
-        kept = _objects_kept_by_crop(
-            labels[0][top : top + crop_h, left : left + crop_w], rng, max_obj, min_obj_pixels
-        )
+        kept = _objects_kept_by_crop(labels[0][top : top + crop_h, left : left + crop_w], rng, max_obj, min_obj_pixels)
         if kept:
             break
     window = (slice(top, top + crop_h), slice(left, left + crop_w))

@@ -9,6 +9,7 @@ Evaluation, as the official ``VOST_Test``: each sequence of the split starts fro
 first 10-fps frame, every later frame is predicted and written, with the long-term gap
 ``max(round(N / 30), 5)``.
 """
+
 from __future__ import annotations
 
 import re
@@ -45,8 +46,10 @@ def read_split(root: str | Path, split: str) -> list[str]:
     """
     root = Path(root)
     if not root.is_dir():
-        raise DatasetError(f"{root}: dataset folder not found; download VOST from {WEBSITE} and put it there "
-                           f"({FRAMES_FOLDER}/, {ANNOTATIONS_FOLDER}/, {SPLITS_FOLDER}/), or pass --data-root")
+        raise DatasetError(
+            f"{root}: dataset folder not found; download VOST from {WEBSITE} and put it there "
+            f"({FRAMES_FOLDER}/, {ANNOTATIONS_FOLDER}/, {SPLITS_FOLDER}/), or pass --data-root"
+        )
     list_path = root / SPLITS_FOLDER / f"{split}.txt"
     if not list_path.is_file():
         raise DatasetError(f"{list_path}: sequence list of split {split!r} not found")
@@ -56,8 +59,10 @@ def read_split(root: str | Path, split: str) -> list[str]:
         if not name:
             continue
         if "/" in name or "\\" in name or name.startswith("."):
-            raise DatasetError(f"{list_path}: line {number}: {name!r} is not a sequence folder name "
-                               "(no path separators, no leading '.')")
+            raise DatasetError(
+                f"{list_path}: line {number}: {name!r} is not a sequence folder name "
+                "(no path separators, no leading '.')"
+            )
         names.add(name)
     if not names:
         raise DatasetError(f"{list_path}: lists no sequences")
@@ -71,8 +76,12 @@ def eval_task(root: Path, name: str, allow_gaps: bool = False) -> VideoTask:
     frame_dir = root / FRAMES_FOLDER / name
     if not frame_dir.is_dir():
         raise DatasetError(f"{frame_dir}: frame folder of sequence {name!r} not found")
-    frames = tuple(sorted((p for p in frame_dir.iterdir() if p.suffix.lower() == ".jpg" and not p.name.startswith(".")),
-                          key=lambda p: p.name))
+    frames = tuple(
+        sorted(
+            (p for p in frame_dir.iterdir() if p.suffix.lower() == ".jpg" and not p.name.startswith(".")),
+            key=lambda p: p.name,
+        )
+    )
     if not frames:
         raise DatasetError(f"{frame_dir}: no .jpg frames")
     if not allow_gaps:
@@ -98,12 +107,15 @@ def check_no_gaps(folder: Path, stems: Sequence[str]) -> None:
     usual = Counter(steps).most_common(1)[0][0]
     for (before, after), step in zip(zip(stems, stems[1:]), steps):
         if step != usual:
-            raise DatasetError(f"{folder}: frames missing between {before} and {after} (the others are {usual} apart); "
-                               "restore them, or pass --allow-frame-gaps to segment the frames that exist")
+            raise DatasetError(
+                f"{folder}: frames missing between {before} and {after} (the others are {usual} apart); "
+                "restore them, or pass --allow-frame-gaps to segment the frames that exist"
+            )
 
 
-def eval_tasks(root: str | Path, split: str, names: Sequence[str] | None = None, allow_gaps: bool = False
-               ) -> list[VideoTask]:
+def eval_tasks(
+    root: str | Path, split: str, names: Sequence[str] | None = None, allow_gaps: bool = False
+) -> list[VideoTask]:
     """The sequences of ``split`` in sorted order, or only ``names`` (each must be in the split)."""
     root = Path(root)
     listed = read_split(root, split)

@@ -78,9 +78,7 @@ def is_good_reference(label: np.ndarray, ignore_thresh: float) -> bool:
     return labelled > MIN_REFERENCE_PIXELS and ignored / labelled <= ignore_thresh
 
 
-def choose_reference(
-    num_frames: int, seq_len: int, rng: np.random.Generator, is_good: Callable[[int], bool]
-) -> int:
+def choose_reference(num_frames: int, seq_len: int, rng: np.random.Generator, is_good: Callable[[int], bool]) -> int:
     """Position of the reference frame: a random one of the first `num_frames - seq_len` that `is_good`.
 
     After 40 draws without a good frame the last draw is used; with 1 or no candidates it is frame 0.
@@ -109,9 +107,7 @@ def _draw_gaps(count: int, max_gap: int, rng: np.random.Generator) -> list[int]:
     return gaps
 
 
-def clip_positions(
-    num_frames: int, reference: int, seq_len: int, max_gap: int, rng: np.random.Generator
-) -> list[int]:
+def clip_positions(num_frames: int, reference: int, seq_len: int, max_gap: int, rng: np.random.Generator) -> list[int]:
     """Positions of the clip's frames: the reference, then `seq_len - 1` random gaps of 1..`max_gap`.
 
     Gaps are redrawn up to 10 times until the last frame lies inside the sequence, else all gaps are 1.
@@ -236,8 +232,9 @@ class VOSTTrainClips(Dataset):
             labels = [label_at(position) for position in positions]
             if is_consistent(labels):
                 break
-        images = [read_image(sequence.image_dir / f"{frames[position]}.jpg").astype(np.float32)
-                  for position in positions]
+        images = [
+            read_image(sequence.image_dir / f"{frames[position]}.jpg").astype(np.float32) for position in positions
+        ]
         for position, image, label in zip(positions, images, labels):
             if image.shape[:2] != label.shape or label.shape != labels[0].shape:
                 raise DatasetError(
@@ -245,4 +242,3 @@ class VOSTTrainClips(Dataset):
                     f"image {image.shape[:2]} or the reference {labels[0].shape}"
                 )
         return RawClip([frames[position] for position in positions], images, labels)
-

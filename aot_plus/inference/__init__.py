@@ -1,4 +1,5 @@
 """Streaming inference: preprocessing, object bookkeeping and the ``InferenceSession``."""
+
 from .objects import ObjectIds
 from .preprocess import preprocess_image, test_time_size
 from .session import InferenceSession, Prediction

@@ -4,6 +4,7 @@ Like the official evaluator, objects are indexed 1..n in the order of their sort
 mask, and an ignore region (255) present in a reference mask is tracked as one more object (it is
 written back as 255). Objects added later get the next indices, so earlier indices never shift.
 """
+
 from __future__ import annotations
 
 import numpy as np

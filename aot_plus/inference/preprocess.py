@@ -8,6 +8,7 @@ On a GPU the same steps run on the device (PyTorch bicubic, float32 arithmetic):
 from the official ones by about 1e-4 where a resize is needed and 5e-7 elsewhere, below the
 differences that GPU kernels (TF32 convolutions) introduce anyway.
 """
+
 from __future__ import annotations
 
 import cv2
@@ -17,12 +18,11 @@ import torch.nn.functional as F
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-TEST_MAX_SIZE = 1040.0   # 480 * 1.3 * 800 / 480, the official TEST_MAX_SIZE
+TEST_MAX_SIZE = 1040.0  # 480 * 1.3 * 800 / 480, the official TEST_MAX_SIZE
 STRIDE = 16
 
 
-def test_time_size(height: int, width: int, max_size: float = TEST_MAX_SIZE, stride: int = STRIDE
-                   ) -> tuple[int, int]:
+def test_time_size(height: int, width: int, max_size: float = TEST_MAX_SIZE, stride: int = STRIDE) -> tuple[int, int]:
     """Network input size for a frame of the given size."""
     long_edge = max(height, width)
     scale = max_size / long_edge if long_edge > max_size else None
@@ -46,14 +46,20 @@ def normalise(image: np.ndarray) -> np.ndarray:
 
 
 def check_image(image: np.ndarray) -> None:
-    if (not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8
-            or 0 in image.shape):
+    if (
+        not isinstance(image, np.ndarray)
+        or image.ndim != 3
+        or image.shape[2] != 3
+        or image.dtype != np.uint8
+        or 0 in image.shape
+    ):
         desc = f"{type(image).__name__} {getattr(image, 'shape', '')} {getattr(image, 'dtype', '')}"
         raise ValueError(f"expected an RGB image as a non-empty (H, W, 3) uint8 array, got {desc}")
 
 
-def preprocess_image(image: np.ndarray, max_size: float = TEST_MAX_SIZE,
-                     device: torch.device | str = "cpu") -> torch.Tensor:
+def preprocess_image(
+    image: np.ndarray, max_size: float = TEST_MAX_SIZE, device: torch.device | str = "cpu"
+) -> torch.Tensor:
     """(H, W, 3) uint8 RGB -> (1, 3, h, w) float32 network input on ``device``."""
     check_image(image)
     height, width = image.shape[:2]

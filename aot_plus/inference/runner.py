@@ -6,6 +6,7 @@ frames as byte copies of their masks). A video that the folder's records mark as
 the same settings (see ``aot_plus.results``) is skipped unless ``overwrite``; any other one is segmented
 again from its first frame, because the memory cannot be restored mid-video.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -49,7 +50,7 @@ class VideoReport:
     name: str
     frames: int
     long_term_gap: int
-    seconds: float             # model time only: reading and writing files are not counted
+    seconds: float  # model time only: reading and writing files are not counted
     peak_memory: str
     memory: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -64,16 +65,21 @@ def peak_memory(device: torch.device) -> str:
     """Peak GPU memory of the current video, or the process's peak resident memory on CPU."""
     if device.type == "cuda":
         return f"peak GPU memory {torch.cuda.max_memory_allocated(device) / 2**30:.2f} GiB"
-    kib = 1 if sys.platform == "darwin" else 1024   # ru_maxrss is in bytes on macOS, KiB on Linux
+    kib = 1 if sys.platform == "darwin" else 1024  # ru_maxrss is in bytes on macOS, KiB on Linux
     return f"peak process RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * kib / 2**30:.2f} GiB"
 
 
 def make_session(model: AOT, config: EvalConfig, task: VideoTask) -> InferenceSession:
     """A session with the run's memory and inference settings and the video's long-term gap."""
     settings = config.inference
-    return InferenceSession(model, memory=config.memory, long_term_gap=settings.long_term_gap or task.long_term_gap,
-                            max_size=settings.max_size, precision=settings.precision,
-                            mask_unused_objects=settings.mask_unused_objects)
+    return InferenceSession(
+        model,
+        memory=config.memory,
+        long_term_gap=settings.long_term_gap or task.long_term_gap,
+        max_size=settings.max_size,
+        precision=settings.precision,
+        mask_unused_objects=settings.mask_unused_objects,
+    )
 
 
 def output_paths(out_dir: Path, task: VideoTask) -> dict[int, Path]:
@@ -96,9 +102,15 @@ def read_video(task: VideoTask) -> tuple[Iterator[np.ndarray], dict[int, np.ndar
     return itertools.chain([first], frames), masks
 
 
-def segment_video(session: InferenceSession, task: VideoTask, frames: Iterator[np.ndarray],
-                  references: Mapping[int, np.ndarray], out_dir: Path, writer: ResultsWriter,
-                  progress: tqdm) -> VideoReport:
+def segment_video(
+    session: InferenceSession,
+    task: VideoTask,
+    frames: Iterator[np.ndarray],
+    references: Mapping[int, np.ndarray],
+    out_dir: Path,
+    writer: ResultsWriter,
+    progress: tqdm,
+) -> VideoReport:
     """Segments every frame of ``task`` with a fresh ``session`` and queues its PNGs on ``writer``."""
     device = session.device
     if device.type == "cuda":
@@ -128,9 +140,16 @@ def run_settings(config: EvalConfig, weights: Path | None, split: str) -> dict[s
     return {**config.to_dict(), "weights_sha256": "random" if weights is None else sha256_of(weights), "split": split}
 
 
-def segment_videos(model: AOT, tasks: Sequence[VideoTask], config: EvalConfig, out_dir: Path, overwrite: bool,
-                   settings: Mapping[str, Any], provenance: Mapping[str, Any], is_main: bool = True
-                   ) -> tuple[list[VideoReport], int]:
+def segment_videos(
+    model: AOT,
+    tasks: Sequence[VideoTask],
+    config: EvalConfig,
+    out_dir: Path,
+    overwrite: bool,
+    settings: Mapping[str, Any],
+    provenance: Mapping[str, Any],
+    is_main: bool = True,
+) -> tuple[list[VideoReport], int]:
     """Segments the videos of ``tasks`` not finished yet with these ``settings`` (all of them with
     ``overwrite``). ``is_main``: this process shows progress and writes the run record (rank 0).
     Returns (reports, skipped)."""
@@ -140,19 +159,32 @@ def segment_videos(model: AOT, tasks: Sequence[VideoTask], config: EvalConfig, o
     if skipped:
         logger.info("skipping %d finished sequence(s) in %s (pass --overwrite to redo them)", skipped, out_dir)
     reports = []
-    progress = tqdm(total=sum(len(task) for task in todo), unit="frame", desc="Segmenting", file=sys.stderr,
-                    dynamic_ncols=True, disable=not is_main)
+    progress = tqdm(
+        total=sum(len(task) for task in todo),
+        unit="frame",
+        desc="Segmenting",
+        file=sys.stderr,
+        dynamic_ncols=True,
+        disable=not is_main,
+    )
     with progress, logging_redirect_tqdm(), ResultsWriter() as writer:
         for index, task in enumerate(todo):
             progress.set_postfix_str(task.name)
             frames, references = read_video(task)
-            if index == 0 and is_main:   # once the first video's inputs are known to be good
+            if index == 0 and is_main:  # once the first video's inputs are known to be good
                 write_run_record(out_dir, settings, provenance)
             clear_finished(out_dir / task.name)
-            report = segment_video(make_session(model, config, task), task, frames, references, out_dir, writer,
-                                   progress)
+            report = segment_video(
+                make_session(model, config, task), task, frames, references, out_dir, writer, progress
+            )
             mark_finished(out_dir / task.name, written_names(task), settings)
-            logger.info("%s: %d frames, long-term gap %d, %.2f FPS, %s", report.name, report.frames,
-                        report.long_term_gap, report.fps, report.peak_memory)
+            logger.info(
+                "%s: %d frames, long-term gap %d, %.2f FPS, %s",
+                report.name,
+                report.frames,
+                report.long_term_gap,
+                report.fps,
+                report.peak_memory,
+            )
             reports.append(report)
     return reports, skipped

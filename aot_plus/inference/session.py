@@ -11,6 +11,7 @@ short-term memory, write schedule), decodes identity logits and, on ``update``, 
 into the memories. Every ``long_term_gap`` frames the frame is appended to the long-term memory;
 the policy then decides what to evict (see ``aot_plus.memory``), and ``memory_events`` records it.
 """
+
 from __future__ import annotations
 
 import functools
@@ -55,12 +56,14 @@ _AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 def _inference(method):
     """Runs a session method without autograd and under the session's autocast precision."""
+
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         dtype = _AUTOCAST_DTYPES[self.precision]
         autocast = torch.autocast(self.device.type, dtype=dtype) if dtype is not None else nullcontext()
         with torch.inference_mode(), autocast:
             return method(self, *args, **kwargs)
+
     return wrapper
 
 
@@ -69,7 +72,7 @@ class _GroupState:
     """One group of objects: its memories and the frame predicted but not yet written."""
 
     memory: GroupMemory
-    pending: Propagation | None = None        # propagation of the frame awaiting ``update``
+    pending: Propagation | None = None  # propagation of the frame awaiting ``update``
     pending_logits: torch.Tensor | None = None
 
 
@@ -81,7 +84,7 @@ class _Frame:
     input_size: tuple[int, int]
     original_size: tuple[int, int]
     token_size: tuple[int, int] = (0, 0)
-    features: list[torch.Tensor] = field(default_factory=list)   # dropped once the frame is decoded
+    features: list[torch.Tensor] = field(default_factory=list)  # dropped once the frame is decoded
 
 
 class _GraphedEncoder:
@@ -96,7 +99,7 @@ class _GraphedEncoder:
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
-            for _ in range(2):   # warm up (cuDNN algorithm choice, allocator) outside the capture
+            for _ in range(2):  # warm up (cuDNN algorithm choice, allocator) outside the capture
                 model.encode_image(self.input)
         torch.cuda.current_stream().wait_stream(side)
         self.graph = torch.cuda.CUDAGraph()
@@ -112,9 +115,16 @@ class _GraphedEncoder:
 class InferenceSession:
     """Semi-supervised VOS on one video with a given memory policy. Device follows the model."""
 
-    def __init__(self, model: AOT, memory: str | MemoryConfig | PolicyFactory = "restricted", long_term_gap: int = 5,
-                 max_size: float = TEST_MAX_SIZE, precision: str = "fp32", mask_unused_objects: bool = False,
-                 cuda_graph: bool = True):
+    def __init__(
+        self,
+        model: AOT,
+        memory: str | MemoryConfig | PolicyFactory = "restricted",
+        long_term_gap: int = 5,
+        max_size: float = TEST_MAX_SIZE,
+        precision: str = "fp32",
+        mask_unused_objects: bool = False,
+        cuda_graph: bool = True,
+    ):
         """``memory``: a policy name ("restricted", "unrestricted", "fifo"; with the constants the model's
         official code uses, ``memory_defaults`` in its YAML), a memory config such as
         ``RestrictedMemoryConfig(recent_frames=4)``, or a factory of ``MemoryPolicy`` objects (one per
@@ -139,7 +149,8 @@ class InferenceSession:
         self._graphed_encoder: _GraphedEncoder | None = None
         self.model = model.eval()
         self.memory_config: MemoryConfig | None = (
-            model_memory_config(model.cfg, memory) if isinstance(memory, str) else None if callable(memory) else memory)
+            model_memory_config(model.cfg, memory) if isinstance(memory, str) else None if callable(memory) else memory
+        )
         """The memory policy's config; None when the session was given a policy factory."""
         self._new_policy = policy_factory(memory if self.memory_config is None else self.memory_config)
         self.long_term_gap = long_term_gap
@@ -287,8 +298,10 @@ class InferenceSession:
     def _encode(self, image: np.ndarray, index: int) -> _Frame:
         check_image(image)
         if self._frame is not None and tuple(image.shape[:2]) != self._frame.original_size:
-            raise ValueError(f"frame {index} is {image.shape[1]}x{image.shape[0]}, but the video started at "
-                             f"{self._frame.original_size[1]}x{self._frame.original_size[0]}")
+            raise ValueError(
+                f"frame {index} is {image.shape[1]}x{image.shape[0]}, but the video started at "
+                f"{self._frame.original_size[1]}x{self._frame.original_size[0]}"
+            )
         x = preprocess_image(image, self.max_size, self.device)
         frame = _Frame(index, tuple(x.shape[-2:]), tuple(image.shape[:2]))
         frame.features = self._encoder(x)(x)

@@ -6,6 +6,7 @@
 A frame with a reference mask goes through ``add_reference`` (the first one starts the video; later
 ones add objects), every other frame through ``step``.
 """
+
 from __future__ import annotations
 
 import time
@@ -28,8 +29,9 @@ class FrameResult:
     is_reference: bool
 
 
-def propagate_video(session: InferenceSession, frames: Iterable[np.ndarray],
-                    references: Mapping[int, np.ndarray]) -> Iterator[FrameResult]:
+def propagate_video(
+    session: InferenceSession, frames: Iterable[np.ndarray], references: Mapping[int, np.ndarray]
+) -> Iterator[FrameResult]:
     """Segments ``frames`` (H, W, 3 uint8 RGB) in order with a fresh ``session``; ``references`` maps
     frame positions to masks (H, W uint8 ids; position 0 must have one)."""
     if 0 not in references:

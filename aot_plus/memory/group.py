@@ -62,8 +62,14 @@ class GroupMemory:
         """Whether writing ``frame`` also writes the long-term memory."""
         return frame - self._last_long_term_frame >= self.long_term_gap
 
-    def write(self, frame: int, propagation: Propagation, id_emb: Tensor, logits: Tensor | None = None,
-              force_long_term: bool = False) -> MemoryEvent | None:
+    def write(
+        self,
+        frame: int,
+        propagation: Propagation,
+        id_emb: Tensor,
+        logits: Tensor | None = None,
+        force_long_term: bool = False,
+    ) -> MemoryEvent | None:
         """Writes a propagated frame with its ID embedding; returns the long-term event, if one was written.
 
         ``logits``: the frame's decoder logits (1, max_objects + 1, h, w), which a policy that scores

@@ -1,4 +1,5 @@
 """AOT-family models built from ``configs/models/*.yaml``."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -27,5 +28,14 @@ def build_model(name: str | Path | ModelConfig, **overrides: Any) -> AOT:
     return MODEL_CLASSES[cfg.family](cfg)
 
 
-__all__ = ["AOT", "MODEL_CLASSES", "DeAOT", "ModelConfig", "Propagation", "available_models", "build_model",
-           "load_model_config", "mask_unused_slots"]
+__all__ = [
+    "AOT",
+    "MODEL_CLASSES",
+    "DeAOT",
+    "ModelConfig",
+    "Propagation",
+    "available_models",
+    "build_model",
+    "load_model_config",
+    "mask_unused_slots",
+]

@@ -3,6 +3,7 @@
 The model is stateless: the memories it reads and writes are passed in and returned, so one model can
 serve many inference sessions (see ``aot_plus.inference``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,9 +28,9 @@ LayerMemories = list[list[torch.Tensor]]
 class Propagation:
     """Result of propagating the memories to one frame."""
 
-    decoder_inputs: list[torch.Tensor]     # propagation outputs fed to the decoder, (HW, B, C) each
-    layer_states: list                     # per layer, what a memory write of this frame needs
-    size_2d: tuple[int, int]               # the token grid (h, w)
+    decoder_inputs: list[torch.Tensor]  # propagation outputs fed to the decoder, (HW, B, C) each
+    layer_states: list  # per layer, what a memory write of this frame needs
+    size_2d: tuple[int, int]  # the token grid (h, w)
 
 
 def mask_unused_slots(logits: torch.Tensor, num_objects: torch.Tensor | int) -> torch.Tensor:
@@ -56,17 +57,23 @@ class AOT(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         if cfg.family != self.family:
-            raise ValueError(f"model {cfg.name!r} is of family {cfg.family!r}; {type(self).__name__} builds "
-                             f"{self.family!r} models (use build_model)")
+            raise ValueError(
+                f"model {cfg.name!r} is of family {cfg.family!r}; {type(self).__name__} builds "
+                f"{self.family!r} models (use build_model)"
+            )
         self.cfg = cfg
         encoder_dims = ENCODER_DIMS[cfg.encoder]
         self.encoder = build_encoder(cfg.encoder, freeze_at=cfg.encoder_freeze_at)
         self.encoder_projector = nn.Conv2d(encoder_dims[-1], cfg.embed_dim, kernel_size=1)
         self.LSTT = self._build_propagation(cfg)
         self.decoder = FPNSegmentationHead(
-            self._decoder_in_dim(cfg), cfg.max_objects + 1,
-            decode_intermediate_input=self.decodes_every_layer, hidden_dim=cfg.embed_dim,
-            shortcut_dims=encoder_dims, align_corners=True)
+            self._decoder_in_dim(cfg),
+            cfg.max_objects + 1,
+            decode_intermediate_input=self.decodes_every_layer,
+            hidden_dim=cfg.embed_dim,
+            shortcut_dims=encoder_dims,
+            align_corners=True,
+        )
         # kernel 17 / stride 16 / padding 8 maps a 16k+1 input exactly onto the k+1 token grid.
         self.patch_wise_id_bank = nn.Conv2d(cfg.id_channels, cfg.embed_dim, kernel_size=17, stride=16, padding=8)
         self._init_weights()
@@ -78,8 +85,15 @@ class AOT(nn.Module):
 
     @staticmethod
     def _build_propagation(cfg: ModelConfig) -> nn.Module:
-        return LongShortTermTransformer(cfg.num_layers, cfg.embed_dim, cfg.self_heads, cfg.att_heads,
-                                        cfg.dim_feedforward, cfg.droppath, intermediate_norm=True)
+        return LongShortTermTransformer(
+            cfg.num_layers,
+            cfg.embed_dim,
+            cfg.self_heads,
+            cfg.att_heads,
+            cfg.dim_feedforward,
+            cfg.droppath,
+            intermediate_norm=True,
+        )
 
     @staticmethod
     def _decoder_in_dim(cfg: ModelConfig) -> int:
@@ -92,7 +106,7 @@ class AOT(nn.Module):
 
     def _init_weights(self) -> None:
         nn.init.xavier_uniform_(self.encoder_projector.weight)
-        nn.init.orthogonal_(self.patch_wise_id_bank.weight.view(self.cfg.embed_dim, -1), gain=17 ** -2)
+        nn.init.orthogonal_(self.patch_wise_id_bank.weight.view(self.cfg.embed_dim, -1), gain=17**-2)
 
     def encode_image(self, images: torch.Tensor) -> list[torch.Tensor]:
         """Encoder features at strides 4, 8, 16 and the projected stride-16 embedding (B, C, h, w)."""
@@ -117,8 +131,7 @@ class AOT(nn.Module):
         """ID embedding (HW, B, C) of a (B, id_channels, H, W) one-hot mask at input resolution."""
         return map_to_seq(self.patch_wise_id_bank(one_hot))
 
-    def position_embedding(self, size_2d: tuple[int, int], batch: int, device: torch.device
-                           ) -> torch.Tensor | None:
+    def position_embedding(self, size_2d: tuple[int, int], batch: int, device: torch.device) -> torch.Tensor | None:
         """Spatial sine embedding of the token grid for the self-attention, (HW, B, C)."""
         pos = sine_position_embedding(*size_2d, channels=self.cfg.embed_dim, device=device)
         return map_to_seq(pos).expand(-1, batch, -1)
@@ -129,9 +142,14 @@ class AOT(nn.Module):
             return None
         return torch.cat([self.cur_pos_emb, self.mem_pos_emb], dim=0)
 
-    def propagate(self, embedding: torch.Tensor, long_memories: LayerMemories | None,
-                  short_memories: LayerMemories | None, id_emb: torch.Tensor | None = None,
-                  self_pos: torch.Tensor | None = None) -> Propagation:
+    def propagate(
+        self,
+        embedding: torch.Tensor,
+        long_memories: LayerMemories | None,
+        short_memories: LayerMemories | None,
+        id_emb: torch.Tensor | None = None,
+        self_pos: torch.Tensor | None = None,
+    ) -> Propagation:
         """Runs the propagation layers on a frame's projected embedding (B, C, h, w).
 
         With ``id_emb`` the frame is a reference frame that attends to itself; otherwise it reads the
@@ -141,21 +159,23 @@ class AOT(nn.Module):
         size_2d = tuple(embedding.shape[-2:])
         if self_pos is None:
             self_pos = self.position_embedding(size_2d, embedding.shape[0], embedding.device)
-        outputs, states = self.LSTT(map_to_seq(embedding), long_memories, short_memories, id_emb,
-                                    self_pos, size_2d, self.temporal_encoding())
+        outputs, states = self.LSTT(
+            map_to_seq(embedding), long_memories, short_memories, id_emb, self_pos, size_2d, self.temporal_encoding()
+        )
         return Propagation(outputs, states, size_2d)
 
     def long_term_attention_mass(self, propagation: Propagation, long_keys: torch.Tensor) -> torch.Tensor:
         """(B, HW, T): how much of the propagated frame's layer-0 long-term attention went to each of the
         memory frames whose keys (layer 0, field 0 of the bank, (T, HW, B, C)) it read."""
-        return self.LSTT.layers[0].long_term_attention_mass(propagation.layer_states[0], long_keys,
-                                                            self.temporal_encoding())
+        return self.LSTT.layers[0].long_term_attention_mass(
+            propagation.layer_states[0], long_keys, self.temporal_encoding()
+        )
 
-    def memory_entries(self, propagation: Propagation, id_emb: torch.Tensor
-                       ) -> tuple[LayerMemories, LayerMemories]:
+    def memory_entries(self, propagation: Propagation, id_emb: torch.Tensor) -> tuple[LayerMemories, LayerMemories]:
         """Long-term entries and short-term memories of a propagated frame, given its ID embedding."""
-        pairs = [layer.memory_entries(state, id_emb)
-                 for layer, state in zip(self.LSTT.layers, propagation.layer_states)]
+        pairs = [
+            layer.memory_entries(state, id_emb) for layer, state in zip(self.LSTT.layers, propagation.layer_states)
+        ]
         return [p[0] for p in pairs], [p[1] for p in pairs]
 
     def decode(self, propagation: Propagation, features: list[torch.Tensor]) -> torch.Tensor:

@@ -1,4 +1,5 @@
 """The DeAOT model (R50-DeAOTL): AOT with gated dual-branch propagation and a normalised ID embedding."""
+
 from __future__ import annotations
 
 from typing import ClassVar

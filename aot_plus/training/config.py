@@ -1,4 +1,5 @@
 """Training configuration: a dataclass filled from ``configs/stages/<stage>.yaml`` and the command line."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,21 +14,21 @@ class TrainConfig:
     """One training stage; the recipes are the YAML files of ``configs/stages`` (official: pre_vost)."""
 
     total_steps: int
-    batch_size: int                # global batch, split over the processes
-    seq_len: int                   # frames per clip, the reference first
-    max_gap: int                   # largest gap between consecutive clip frames
-    long_term_gap: int             # long-term memory write every this many frames
-    crop_size: int                 # 16k + 1
+    batch_size: int  # global batch, split over the processes
+    seq_len: int  # frames per clip, the reference first
+    max_gap: int  # largest gap between consecutive clip frames
+    long_term_gap: int  # long-term memory write every this many frames
+    crop_size: int  # 16k + 1
     short_edge: int
     scale: tuple[float, float]
-    merge_prob: float              # probability of pasting a second clip over the first (dynamic merge)
-    ignore_thresh: float           # largest fraction of ignore pixels in a reference frame
+    merge_prob: float  # probability of pasting a second clip over the first (dynamic merge)
+    ignore_thresh: float  # largest fraction of ignore pixels in a reference frame
     base_lr: float
     min_lr: float
     weight_decay: float
     clip_grad_norm: float
-    sequential_start: float        # fraction of the steps after which own predictions go into memory
-    id_shuffle: bool               # random id permutation per sample, so that no id is tied to one object
+    sequential_start: float  # fraction of the steps after which own predictions go into memory
+    id_shuffle: bool  # random id permutation per sample, so that no id is tied to one object
     save_every: int
     keep_checkpoints: int
     workers: int

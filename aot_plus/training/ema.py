@@ -26,9 +26,7 @@ class ModelEma:
     def __init__(self, model: nn.Module, total_steps: int) -> None:
         self.total_steps = total_steps
         self.shadow: dict[str, Tensor] = {
-            name: parameter.detach().clone()
-            for name, parameter in model.named_parameters()
-            if parameter.requires_grad
+            name: parameter.detach().clone() for name, parameter in model.named_parameters() if parameter.requires_grad
         }
         canonical = {id(parameter): name for name, parameter in model.named_parameters()}
         self._canonical_name = {

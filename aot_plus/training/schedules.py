@@ -65,9 +65,7 @@ def is_encoder_parameter(name: str, encoder_prefix: str = "encoder.") -> bool:
     return name.startswith(encoder_prefix) or f".{encoder_prefix}" in name
 
 
-def param_groups(
-    model: nn.Module, base_lr: float, weight_decay: float, encoder_prefix: str = "encoder."
-) -> list[dict]:
+def param_groups(model: nn.Module, base_lr: float, weight_decay: float, encoder_prefix: str = "encoder.") -> list[dict]:
     """One AdamW param group per trainable tensor, with the official weight-decay exemptions.
 
     No weight decay for: 1-D tensors named with "bias"; 1-D tensors outside the encoder (norm weights);

@@ -5,6 +5,7 @@ turn. After each prediction the memories are written with the ground truth of th
 ignore mask) or, once sequential training has started, with the model's own prediction. Ids are
 randomly shuffled per sample so that no id is tied to one kind of object.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,9 +22,9 @@ from .losses import vos_loss
 
 @dataclass
 class SequenceLoss:
-    total: torch.Tensor          # aux_weight * aux + prediction loss
-    aux: torch.Tensor            # reference-frame loss, batch mean
-    prediction: torch.Tensor     # mean over predicted frames and the batch
+    total: torch.Tensor  # aux_weight * aux + prediction loss
+    aux: torch.Tensor  # reference-frame loss, batch mean
+    prediction: torch.Tensor  # mean over predicted frames and the batch
 
 
 class SequenceTrainingStep(nn.Module):
@@ -35,8 +36,16 @@ class SequenceTrainingStep(nn.Module):
         self.long_term_gap = long_term_gap
         self.id_shuffle = id_shuffle
 
-    def forward(self, images: torch.Tensor, labels: torch.Tensor, obj_nums: list[int], k_fraction: float,
-                aux_weight: float, use_own_predictions: bool, generator: torch.Generator) -> SequenceLoss:
+    def forward(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        obj_nums: list[int],
+        k_fraction: float,
+        aux_weight: float,
+        use_own_predictions: bool,
+        generator: torch.Generator,
+    ) -> SequenceLoss:
         """``images`` (B, L, 3, S, S) normalised, ``labels`` (B, L, S, S) with 255 = ignore."""
         batch, length = images.shape[:2]
         max_obj = self.model.cfg.max_objects
@@ -51,7 +60,7 @@ class SequenceTrainingStep(nn.Module):
 
         def shuffled_id_embedding(label: torch.Tensor, use_ignore: bool = True) -> torch.Tensor:
             one_hot = self.model.one_hot_ids(label[:, None], use_ignore)
-            ids = torch.einsum("bohw,bot->bthw", one_hot[:, :-1], permutation)   # the ignore channel stays
+            ids = torch.einsum("bohw,bot->bthw", one_hot[:, :-1], permutation)  # the ignore channel stays
             return self.model.id_embedding(torch.cat([ids, one_hot[:, -1:]], dim=1))
 
         def decode(propagation, t: int) -> torch.Tensor:
@@ -65,7 +74,7 @@ class SequenceTrainingStep(nn.Module):
         # The reference frame: its ID comes from the ground truth, with an empty ignore channel.
         reference_id = shuffled_id_embedding(labels[:, 0], use_ignore=False)
         if use_own_predictions:
-            reference_id = reference_id.detach()   # the ID bank is frozen once sequential training starts
+            reference_id = reference_id.detach()  # the ID bank is frozen once sequential training starts
         # A FIFO bank of the restricted bank's capacity: training clips never fill it.
         memory = GroupMemory(self.model, FifoPolicy(), self.long_term_gap)
         reference = memory.start(0, frame_features[0][-1], reference_id, pos_emb)

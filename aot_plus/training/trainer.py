@@ -7,6 +7,7 @@ the model's random draws from (seed, step, rank), so runs are repeatable and res
 A resume starts from the newest checkpoint that reads back whole and finite, and only with the run's
 recorded settings (``config.yaml``) unless ``allow_config_change`` says otherwise.
 """
+
 from __future__ import annotations
 
 import csv
@@ -67,20 +68,19 @@ class TrainRun:
     model: str
     data_root: Path
     out_dir: Path
-    init: Path | None = None              # full official checkpoint (e.g. R50_DeAOTL_PRE_YTB_DAV.pth)
-    encoder_init: Path | None = None      # ImageNet ResNet-50 (torchvision file)
+    init: Path | None = None  # full official checkpoint (e.g. R50_DeAOTL_PRE_YTB_DAV.pth)
+    encoder_init: Path | None = None  # ImageNet ResNet-50 (torchvision file)
     resume: bool = False
-    amp: str | None = None                # None, "fp16" or "bf16"
+    amp: str | None = None  # None, "fp16" or "bf16"
     device: str | None = None
-    model_overrides: dict = field(default_factory=dict)   # model config fields to replace, e.g. temporal_pe
-    allow_config_change: bool = False     # on resume: go on under settings other than the recorded ones
+    model_overrides: dict = field(default_factory=dict)  # model config fields to replace, e.g. temporal_pe
+    allow_config_change: bool = False  # on resume: go on under settings other than the recorded ones
 
 
 class _StepSampler(Sampler[int]):
     """This rank's items of one epoch, starting at a given batch (to resume mid-epoch)."""
 
-    def __init__(self, num_items: int, batch_per_rank: int, dist_info: Ranks, seed: int, epoch: int,
-                 first_batch: int):
+    def __init__(self, num_items: int, batch_per_rank: int, dist_info: Ranks, seed: int, epoch: int, first_batch: int):
         order = torch.randperm(num_items, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
         global_batch = batch_per_rank * dist_info.world_size
         usable = num_items // global_batch * global_batch
@@ -114,12 +114,14 @@ def load_imagenet_encoder(model: AOT, path: Path) -> None:
     state = read_state_dict(path)
     if "layer1.0.conv1.weight" not in state:
         raise CheckpointError(f"{path}: not a torchvision ResNet-50 state dict (no layer1.0.conv1.weight)")
-    encoder_state = {k: v for k, v in state.items()
-                     if not k.startswith(("fc.", "layer4.")) and not k.endswith("num_batches_tracked")}
+    encoder_state = {
+        k: v for k, v in state.items() if not k.startswith(("fc.", "layer4.")) and not k.endswith("num_batches_tracked")
+    }
     missing, unexpected = model.encoder.load_state_dict(encoder_state, strict=False)
     if missing or unexpected:
-        raise CheckpointError(f"{path}: does not fit the {model.cfg.encoder} encoder: "
-                              f"missing {missing[:5]}, unexpected {unexpected[:5]}")
+        raise CheckpointError(
+            f"{path}: does not fit the {model.cfg.encoder} encoder: missing {missing[:5]}, unexpected {unexpected[:5]}"
+        )
 
 
 def _unfit_parts(model: AOT, report: LoadReport) -> list[str]:
@@ -145,9 +147,11 @@ def initialise(model: AOT, run: TrainRun) -> None:
         report = load_checkpoint(model, run.init, allow_partial=True)
         unfit = _unfit_parts(model, report)
         if unfit:
-            raise CheckpointError(f"{run.init}: most {' and '.join(unfit)} weights of the {run.model} model are "
-                                  f"missing from this file or have other shapes; is it a checkpoint of another "
-                                  f"model? ({report.summary()})")
+            raise CheckpointError(
+                f"{run.init}: most {' and '.join(unfit)} weights of the {run.model} model are "
+                f"missing from this file or have other shapes; is it a checkpoint of another "
+                f"model? ({report.summary()})"
+            )
         log.info("initialised from %s (%s)", run.init, report.summary())
     elif run.encoder_init is not None:
         load_imagenet_encoder(model, run.encoder_init)
@@ -172,23 +176,39 @@ class Trainer:
         self.ema_dir = run.out_dir / "ema_ckpt"
         self._check_out_dir()
 
-        torch.manual_seed(cfg.seed)   # the weights that no checkpoint sets are drawn from the seed
+        torch.manual_seed(cfg.seed)  # the weights that no checkpoint sets are drawn from the seed
         self.model = build_model(run.model, **run.model_overrides)
         self.config_changes = self._check_resumed_config() if run.resume else {}
         initialise(self.model, run)
         self.model.to(self.device).train()
         self.ema = ModelEma(self.model, cfg.total_steps)
-        self.optimizer = torch.optim.AdamW(param_groups(self.model, cfg.base_lr, cfg.weight_decay),
-                                           lr=cfg.base_lr, weight_decay=cfg.weight_decay)
+        self.optimizer = torch.optim.AdamW(
+            param_groups(self.model, cfg.base_lr, cfg.weight_decay), lr=cfg.base_lr, weight_decay=cfg.weight_decay
+        )
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=run.amp == "fp16")
         step_module = SequenceTrainingStep(self.model, cfg.long_term_gap, id_shuffle=cfg.id_shuffle)
-        self.step_module = step_module if self.dist.world_size == 1 else DistributedDataParallel(
-            step_module, device_ids=[self.device.index] if self.device.type == "cuda" else None,
-            find_unused_parameters=True)   # linear_KMem is in the checkpoints but never used
+        self.step_module = (
+            step_module
+            if self.dist.world_size == 1
+            else DistributedDataParallel(
+                step_module,
+                device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=True,
+            )
+        )  # linear_KMem is in the checkpoints but never used
         self.dataset = VOSTTrainClips(
-            run.data_root, "train", seq_len=cfg.seq_len, max_gap=cfg.max_gap, ignore_thresh=cfg.ignore_thresh,
-            merge_prob=cfg.merge_prob, crop_size=cfg.crop_size, short_edge=cfg.short_edge, scale=cfg.scale,
-            max_obj=self.model.cfg.max_objects, seed=cfg.seed)
+            run.data_root,
+            "train",
+            seq_len=cfg.seq_len,
+            max_gap=cfg.max_gap,
+            ignore_thresh=cfg.ignore_thresh,
+            merge_prob=cfg.merge_prob,
+            crop_size=cfg.crop_size,
+            short_edge=cfg.short_edge,
+            scale=cfg.scale,
+            max_obj=self.model.cfg.max_objects,
+            seed=cfg.seed,
+        )
         self.dataset.samples_per_epoch = max(len(self.dataset), cfg.batch_size)
         self.batches_per_epoch = len(self.dataset) // cfg.batch_size
         self.start_step = self._resume() if run.resume else 0
@@ -199,16 +219,22 @@ class Trainer:
         if self.dist.is_main:
             self._record_config()
         step = self.start_step
-        bar = tqdm(total=self.cfg.total_steps, initial=step, desc="train", disable=not self.dist.is_main,
-                   dynamic_ncols=True)
+        bar = tqdm(
+            total=self.cfg.total_steps, initial=step, desc="train", disable=not self.dist.is_main, dynamic_ncols=True
+        )
         with self._log_writer() as (csv_writer, tensorboard):
             while step < self.cfg.total_steps:
                 for batch in self._epoch_batches(step):
                     started = time.perf_counter()
                     loss, lr = self._train_step(batch, step)
-                    row = {"step": step, "loss": f"{loss.total.item():.6f}", "aux_loss": f"{loss.aux.item():.6f}",
-                           "prediction_loss": f"{loss.prediction.item():.6f}", "lr": f"{lr:.8f}",
-                           "seconds": f"{time.perf_counter() - started:.3f}"}
+                    row = {
+                        "step": step,
+                        "loss": f"{loss.total.item():.6f}",
+                        "aux_loss": f"{loss.aux.item():.6f}",
+                        "prediction_loss": f"{loss.prediction.item():.6f}",
+                        "lr": f"{lr:.8f}",
+                        "seconds": f"{time.perf_counter() - started:.3f}",
+                    }
                     step += 1
                     if self.dist.is_main:
                         csv_writer.writerow(row)
@@ -232,15 +258,31 @@ class Trainer:
         torch.manual_seed(seed)
         generator = torch.Generator().manual_seed(seed)
         sequential = sequential_training_started(step, cfg.total_steps, cfg.sequential_start)
-        lr = apply_learning_rates(self.optimizer, step, cfg.total_steps, cfg.base_lr, cfg.min_lr,
-                                  frozen_keys=("patch_wise_id_bank",) if sequential else ())
+        lr = apply_learning_rates(
+            self.optimizer,
+            step,
+            cfg.total_steps,
+            cfg.base_lr,
+            cfg.min_lr,
+            frozen_keys=("patch_wise_id_bank",) if sequential else (),
+        )
         images = batch["images"].to(self.device, non_blocking=True)
         labels = batch["labels"].to(self.device, non_blocking=True)
-        autocast = (torch.autocast(self.device.type, dtype=torch.float16 if self.run.amp == "fp16" else torch.bfloat16)
-                    if self.run.amp else nullcontext())
+        autocast = (
+            torch.autocast(self.device.type, dtype=torch.float16 if self.run.amp == "fp16" else torch.bfloat16)
+            if self.run.amp
+            else nullcontext()
+        )
         with autocast:
-            loss = self.step_module(images, labels, batch["obj_nums"], topk_fraction(step, cfg.total_steps),
-                                    aux_loss_weight(step, cfg.total_steps), sequential, generator)
+            loss = self.step_module(
+                images,
+                labels,
+                batch["obj_nums"],
+                topk_fraction(step, cfg.total_steps),
+                aux_loss_weight(step, cfg.total_steps),
+                sequential,
+                generator,
+            )
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss.total).backward()
         self.scaler.unscale_(self.optimizer)
@@ -254,9 +296,15 @@ class Trainer:
         epoch, first_batch = divmod(step, self.batches_per_epoch)
         self.dataset.set_epoch(epoch)
         sampler = _StepSampler(len(self.dataset), self.batch_per_rank, self.dist, self.cfg.seed, epoch, first_batch)
-        loader = DataLoader(self.dataset, batch_size=self.batch_per_rank, sampler=sampler, drop_last=True,
-                            num_workers=self.cfg.workers, collate_fn=_collate,
-                            pin_memory=self.device.type == "cuda")
+        loader = DataLoader(
+            self.dataset,
+            batch_size=self.batch_per_rank,
+            sampler=sampler,
+            drop_last=True,
+            num_workers=self.cfg.workers,
+            collate_fn=_collate,
+            pin_memory=self.device.type == "cuda",
+        )
         return loader
 
     # ---------------------------------------------------------------------------------- checkpoints
@@ -264,9 +312,13 @@ class Trainer:
         if not self.dist.is_main:
             return
         config = self.config_record()
-        state = {"state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
-                 "optimizer": self.optimizer.state_dict(), "ema": self.ema.state_dict(), "step": step,
-                 "config": config}
+        state = {
+            "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "ema": self.ema.state_dict(),
+            "step": step,
+            "config": config,
+        }
         if self.scaler.is_enabled():
             state["scaler"] = self.scaler.state_dict()
         save_atomic(state, self.ckpt_dir / f"save_step_{step}.pth")
@@ -280,10 +332,11 @@ class Trainer:
         path, state = self._newest_readable_checkpoint()
         try:
             self.model.load_state_dict(state["state_dict"])
-        except RuntimeError:   # another model, let through by --allow-config-change
-            raise CheckpointError(f"{path}: its weights have other keys or shapes than the {self.run.model} model "
-                                  f"asked for; to train that model from them, start a new run with --init {path}"
-                                  ) from None
+        except RuntimeError:  # another model, let through by --allow-config-change
+            raise CheckpointError(
+                f"{path}: its weights have other keys or shapes than the {self.run.model} model "
+                f"asked for; to train that model from them, start a new run with --init {path}"
+            ) from None
         self.optimizer.load_state_dict(state["optimizer"])
         self.ema.load_state_dict(state["ema"])
         if "scaler" in state:
@@ -310,8 +363,10 @@ class Trainer:
     def _check_out_dir(self) -> None:
         """Before anything is built: a new run needs a folder without checkpoints, a resume one with them."""
         if not self.run.resume and checkpoint_steps(self.ckpt_dir):
-            raise RunError(f"{self.ckpt_dir}: holds checkpoints of an earlier run; pass --resume to continue "
-                           "it or choose another --out")
+            raise RunError(
+                f"{self.ckpt_dir}: holds checkpoints of an earlier run; pass --resume to continue "
+                "it or choose another --out"
+            )
         if self.run.resume and not checkpoint_steps(self.ckpt_dir):
             raise RunError(f"{self.ckpt_dir}: no checkpoint to resume from")
 
@@ -328,14 +383,19 @@ class Trainer:
         """
         path = self.run.out_dir / CONFIG_FILE
         if not path.is_file():
-            log.warning("%s: not found (a run from before config records), so the settings cannot be checked "
-                        "against the original run's; going on with the ones given and recording them", path)
+            log.warning(
+                "%s: not found (a run from before config records), so the settings cannot be checked "
+                "against the original run's; going on with the ones given and recording them",
+                path,
+            )
             return {}
         changes = config_differences(recorded_config(self.run.out_dir), self.config_record())
         if changes and not self.run.allow_config_change:
-            raise RunError(f"{path}: --resume with settings other than this run's: {describe_changes(changes)}; "
-                           f"resume with the run's settings, or pass --allow-config-change to go on with the new "
-                           f"ones (recorded in {CHANGES_FILE})")
+            raise RunError(
+                f"{path}: --resume with settings other than this run's: {describe_changes(changes)}; "
+                f"resume with the run's settings, or pass --allow-config-change to go on with the new "
+                f"ones (recorded in {CHANGES_FILE})"
+            )
         for key, change in changes.items():
             log.warning("resuming with another setting (--allow-config-change): %s", describe_changes({key: change}))
         return changes
@@ -376,8 +436,9 @@ def _read_yaml(path: Path, expected: type) -> dict | list:
     except yaml.YAMLError as err:
         raise RunError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
     if not isinstance(content, expected):
-        raise RunError(f"{path}: expected a {expected.__name__}, got {type(content).__name__}: "
-                       "not a file this trainer wrote")
+        raise RunError(
+            f"{path}: expected a {expected.__name__}, got {type(content).__name__}: not a file this trainer wrote"
+        )
     return content
 
 
@@ -404,25 +465,29 @@ def recorded_config(out_dir: Path) -> dict:
 def config_differences(recorded: dict, requested: dict) -> dict[str, dict]:
     """``{"train.seed": {"from": 0, "to": 1}}`` for each ``section.field`` that differs, `FREE_ON_RESUME`
     aside; a side without the field (a setting added or removed since) has no ``from`` or ``to``."""
-    recorded, requested = (yaml.safe_load(yaml.safe_dump(c)) for c in (recorded, requested))   # YAML's types
+    recorded, requested = (yaml.safe_load(yaml.safe_dump(c)) for c in (recorded, requested))  # YAML's types
     changes = {}
     for section in dict.fromkeys([*requested, *recorded]):
         old, new = recorded.get(section) or {}, requested.get(section) or {}
         for name in dict.fromkeys([*new, *old]):
             key = f"{section}.{name}"
             if key not in FREE_ON_RESUME and (name in old, old.get(name)) != (name in new, new.get(name)):
-                changes[key] = {**({"from": old[name]} if name in old else {}),
-                                **({"to": new[name]} if name in new else {})}
+                changes[key] = {
+                    **({"from": old[name]} if name in old else {}),
+                    **({"to": new[name]} if name in new else {}),
+                }
     return changes
 
 
 def describe_changes(changes: dict[str, dict]) -> str:
     """``train.seed: 0 -> 1, model.name: aott -> aots`` (values as in the YAML files, strings bare)."""
+
     def shown(change: dict, side: str) -> str:
         if side not in change:
             return "(absent)"
         value = change[side]
         return value if isinstance(value, str) else json.dumps(value)
+
     return ", ".join(f"{key}: {shown(change, 'from')} -> {shown(change, 'to')}" for key, change in changes.items())
 
 

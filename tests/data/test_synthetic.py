@@ -1,4 +1,5 @@
 """The synthetic VOST-layout generator: layout, palette, ids, state changes, determinism, safety, CLI."""
+
 from __future__ import annotations
 
 import subprocess
@@ -104,7 +105,7 @@ def test_split_object_falls_into_pieces_with_its_id(root: Path) -> None:
     labels = read_labels(root, "0000_split")
     ids = set(np.unique(labels[0]).tolist()) - {0}
     pieces = [max(ndimage.label(frame == i)[1] for i in ids) for frame in labels]
-    assert max(pieces[len(pieces) // 2:]) >= 2
+    assert max(pieces[len(pieces) // 2 :]) >= 2
     assert pieces[0] == 1
 
 
@@ -138,8 +139,9 @@ def test_masks_lie_on_the_drawn_objects(root: Path) -> None:
 def test_same_seed_gives_identical_files_and_another_seed_differs(root: Path, tmp_path: Path) -> None:
     again = generate_dataset(tmp_path / "again", videos=VIDEOS, frames=FRAMES, seed=SEED, height=HEIGHT, width=WIDTH)
     assert file_bytes(again) == file_bytes(root)
-    other = generate_dataset(tmp_path / "other", videos=VIDEOS, frames=FRAMES, seed=SEED + 1, height=HEIGHT,
-                             width=WIDTH)
+    other = generate_dataset(
+        tmp_path / "other", videos=VIDEOS, frames=FRAMES, seed=SEED + 1, height=HEIGHT, width=WIDTH
+    )
     for video in EXPECTED_NAMES:
         for name in ("JPEGImages_10fps/{}/frame0000.jpg", "Annotations/{}/frame0000.png"):
             assert (other / name.format(video)).read_bytes() != (root / name.format(video)).read_bytes()
@@ -200,8 +202,23 @@ def test_bad_arguments_are_refused(tmp_path: Path, argument: str, value: float) 
 
 def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "cli"
-    command = [sys.executable, "-m", "aot_plus.data.synthetic", "--out", str(out), "--videos", "2", "--frames", "6",
-               "--seed", "5", "--height", "40", "--width", "56"]
+    command = [
+        sys.executable,
+        "-m",
+        "aot_plus.data.synthetic",
+        "--out",
+        str(out),
+        "--videos",
+        "2",
+        "--frames",
+        "6",
+        "--seed",
+        "5",
+        "--height",
+        "40",
+        "--width",
+        "56",
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert str(out) in done.stdout and "1 in ImageSets/train.txt, 1 in ImageSets/val.txt" in done.stdout
@@ -209,7 +226,7 @@ def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert len(list((out / "Annotations").rglob("*.png"))) == 6
     assert cv2.imread(str(out / "JPEGImages" / "0000_split" / "frame0000.jpg")).shape == (40, 56, 3)
 
-    assert main(command[3:]) == 2   # in-process: the same entry point, without a second interpreter
+    assert main(command[3:]) == 2  # in-process: the same entry point, without a second interpreter
     message = capsys.readouterr().err
     assert message.startswith("error: ") and message.count("\n") == 1
     assert str(out) in message and "--overwrite" in message

@@ -192,8 +192,7 @@ def test_sampled_reference_respects_the_ignore_threshold(tmp_path: Path):
     assert all(t % 2 == 1 for t in references)
     loose = VOSTTrainClips(root, seq_len=5, crop_size=65, short_edge=40, ignore_thresh=0.3)
     references = [
-        frame_index(loose.sample_clip(loose.sequences[0], np.random.default_rng(seed)).frames[0])
-        for seed in range(40)
+        frame_index(loose.sample_clip(loose.sequences[0], np.random.default_rng(seed)).frames[0]) for seed in range(40)
     ]
     assert any(t % 2 == 0 for t in references)
 

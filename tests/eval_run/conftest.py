@@ -1,4 +1,5 @@
 """Fixtures: a tiny synthetic VOST dataset, a seeded random AOT-T checkpoint and one full wrapper run."""
+
 from __future__ import annotations
 
 import subprocess
@@ -18,8 +19,15 @@ from .helpers import FRAMES, HEIGHT, MODEL, WIDTH, run_wrapper
 @pytest.fixture(scope="package")
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """3 videos x 8 frames of 64x80; val.txt lists two of them."""
-    return generate_dataset(tmp_path_factory.mktemp("synthetic") / "VOST", videos=3, frames=FRAMES, seed=0,
-                            height=HEIGHT, width=WIDTH, val_fraction=0.5)
+    return generate_dataset(
+        tmp_path_factory.mktemp("synthetic") / "VOST",
+        videos=3,
+        frames=FRAMES,
+        seed=0,
+        height=HEIGHT,
+        width=WIDTH,
+        val_fraction=0.5,
+    )
 
 
 @pytest.fixture(scope="package")
@@ -52,8 +60,15 @@ class FreshRun:
 def fresh_run(dataset: Path, checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> FreshRun:
     work = tmp_path_factory.mktemp("fresh")
     out, memory_log = work / "results", work / "memory.json"
-    process = run_wrapper(["--memory-log", str(memory_log)], MODEL=MODEL, CKPT=str(checkpoint),
-                          DATA_ROOT=str(dataset), OUT_DIR=str(out), GPUS="0", MEMORY="restricted")
+    process = run_wrapper(
+        ["--memory-log", str(memory_log)],
+        MODEL=MODEL,
+        CKPT=str(checkpoint),
+        DATA_ROOT=str(dataset),
+        OUT_DIR=str(out),
+        GPUS="0",
+        MEMORY="restricted",
+    )
     assert process.returncode == 0, process.stderr
     return FreshRun(out, memory_log, process)
 

@@ -1,4 +1,5 @@
 """Constants and helpers of the evaluation-run tests."""
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,14 @@ def single_thread_env(**settings: str) -> dict[str, str]:
 
 def run_wrapper(args: list[str], **settings: str) -> subprocess.CompletedProcess:
     """``bash eval_vost.sh ARGS`` with the given environment settings."""
-    return subprocess.run(["bash", str(WRAPPER), *args], env=single_thread_env(**settings), cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        ["bash", str(WRAPPER), *args],
+        env=single_thread_env(**settings),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def png_files(out: Path, sequence: str) -> list[Path]:

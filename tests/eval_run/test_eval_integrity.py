@@ -1,4 +1,5 @@
 """Results that know what made them, and bad input or faults answered with one line (aot_plus.eval)."""
+
 from __future__ import annotations
 
 import errno
@@ -21,14 +22,26 @@ from .helpers import MODEL, png_files, read_ids
 
 
 def eval_args(dataset: Path, out: Path, checkpoint: Path, *extra: str) -> list[str]:
-    return ["--model", MODEL, "--ckpt", str(checkpoint), "--data-root", str(dataset), "--out", str(out),
-            "--device", "cpu", "--no-score", *extra]
+    return [
+        "--model",
+        MODEL,
+        "--ckpt",
+        str(checkpoint),
+        "--data-root",
+        str(dataset),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--no-score",
+        *extra,
+    ]
 
 
 def error_line(capsys) -> str:
     errors = [line for line in capsys.readouterr().err.splitlines() if "error: " in line]
     assert len(errors) == 1, errors
-    return errors[0][errors[0].index("error: "):]
+    return errors[0][errors[0].index("error: ") :]
 
 
 @pytest.fixture
@@ -46,24 +59,31 @@ def other_checkpoint(tmp_path_factory) -> Path:
 
 
 # ------------------------------------------------------------------------------------ provenance
-def test_copied_ground_truth_is_never_scored_as_a_result(dataset, val_sequences, checkpoint, tmp_path, capsys,
-                                                         one_thread):
+def test_copied_ground_truth_is_never_scored_as_a_result(
+    dataset, val_sequences, checkpoint, tmp_path, capsys, one_thread
+):
     out = tmp_path / "results"
     for sequence in val_sequences:
         shutil.copytree(dataset / "Annotations" / sequence, out / sequence)
     assert main(eval_args(dataset, out, checkpoint)) == 2
-    assert error_line(capsys) == (f"error: {out}: holds predictions with no record of the run that made them "
-                                  "(config.yaml); choose another --out or pass --overwrite to replace them")
+    assert error_line(capsys) == (
+        f"error: {out}: holds predictions with no record of the run that made them "
+        "(config.yaml); choose another --out or pass --overwrite to replace them"
+    )
     assert main(eval_args(dataset, out, checkpoint, "--overwrite")) == 0
-    for sequence in val_sequences:   # every frame is the model's now, not the ground truth
+    for sequence in val_sequences:  # every frame is the model's now, not the ground truth
         predicted = [path.read_bytes() for path in png_files(out, sequence)[1:]]
-        copied = [(dataset / "Annotations" / sequence / path.name).read_bytes()
-                  for path in png_files(out, sequence)[1:] if (dataset / "Annotations" / sequence / path.name).is_file()]
+        copied = [
+            (dataset / "Annotations" / sequence / path.name).read_bytes()
+            for path in png_files(out, sequence)[1:]
+            if (dataset / "Annotations" / sequence / path.name).is_file()
+        ]
         assert not set(predicted) & set(copied)
 
 
-def test_another_checkpoint_into_the_same_folder_is_refused(dataset, checkpoint, other_checkpoint, tmp_path, capsys,
-                                                            one_thread):
+def test_another_checkpoint_into_the_same_folder_is_refused(
+    dataset, checkpoint, other_checkpoint, tmp_path, capsys, one_thread
+):
     out = tmp_path / "results"
     assert main(eval_args(dataset, out, checkpoint)) == 0
     record = yaml.safe_load((out / "config.yaml").read_text())
@@ -83,19 +103,21 @@ def test_another_checkpoint_into_the_same_folder_is_refused(dataset, checkpoint,
 
     assert main(eval_args(dataset, out, other_checkpoint, "--overwrite")) == 0
     assert {p: p.read_bytes() for p in out.rglob("*.png")} != before
-    assert yaml.safe_load((out / "config.yaml").read_text())["settings"]["weights_sha256"] == \
-        aot_plus.results.sha256_of(other_checkpoint)
+    assert yaml.safe_load((out / "config.yaml").read_text())["settings"][
+        "weights_sha256"
+    ] == aot_plus.results.sha256_of(other_checkpoint)
 
 
-def test_a_sequence_is_finished_only_while_its_record_matches_the_files(dataset, val_sequences, checkpoint, tmp_path,
-                                                                         caplog, one_thread):
+def test_a_sequence_is_finished_only_while_its_record_matches_the_files(
+    dataset, val_sequences, checkpoint, tmp_path, caplog, one_thread
+):
     out = tmp_path / "results"
     assert main(eval_args(dataset, out, checkpoint)) == 0
     changed, intact = val_sequences
     assert (out / changed / RECORD_FILE).is_file()
     edited = png_files(out, changed)[3]
     good = edited.read_bytes()
-    save_index_png(edited, np.ones_like(read_ids(edited)))   # edited by hand
+    save_index_png(edited, np.ones_like(read_ids(edited)))  # edited by hand
     intact_mtimes = {p: p.stat().st_mtime_ns for p in png_files(out, intact)}
     caplog.set_level(logging.INFO)
     caplog.clear()
@@ -105,15 +127,18 @@ def test_a_sequence_is_finished_only_while_its_record_matches_the_files(dataset,
     assert {p: p.stat().st_mtime_ns for p in png_files(out, intact)} == intact_mtimes
 
 
-def test_default_results_folder_depends_on_the_checkpoint(dataset, checkpoint, other_checkpoint, tmp_path,
-                                                          monkeypatch, one_thread):
+def test_default_results_folder_depends_on_the_checkpoint(
+    dataset, checkpoint, other_checkpoint, tmp_path, monkeypatch, one_thread
+):
     monkeypatch.chdir(tmp_path)
     base = ["--model", MODEL, "--data-root", str(dataset), "--device", "cpu", "--no-score", "--sequences"]
     sequence = (dataset / "ImageSets" / "val.txt").read_text().split()[0]
     assert main([*base, sequence, "--ckpt", str(checkpoint)]) == 0
     assert main([*base, sequence, "--ckpt", str(other_checkpoint)]) == 0
-    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == \
-        ["aott_restricted_aott_random", "aott_restricted_aott_seed1"]
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == [
+        "aott_restricted_aott_random",
+        "aott_restricted_aott_seed1",
+    ]
 
 
 # -------------------------------------------------------------------------------- paths and frames
@@ -122,13 +147,15 @@ def test_sequence_names_that_leave_the_folders_are_refused(dataset_copy, checkpo
     listing = dataset_copy / "ImageSets" / "val.txt"
     listing.write_text(listing.read_text() + f"{name}\n")
     assert main(eval_args(dataset_copy, tmp_path / "results", checkpoint)) == 2
-    assert error_line(capsys) == (f"error: {listing}: line 3: {name!r} is not a sequence folder name "
-                                  "(no path separators, no leading '.')")
+    assert error_line(capsys) == (
+        f"error: {listing}: line 3: {name!r} is not a sequence folder name (no path separators, no leading '.')"
+    )
     assert not (tmp_path / "results").exists() and not (tmp_path / "escape").exists()
 
 
-def test_a_truncated_frame_in_the_middle_is_named(dataset_copy, val_sequences, checkpoint, tmp_path, capsys,
-                                                  one_thread):
+def test_a_truncated_frame_in_the_middle_is_named(
+    dataset_copy, val_sequences, checkpoint, tmp_path, capsys, one_thread
+):
     frame = sorted((dataset_copy / "JPEGImages_10fps" / val_sequences[0]).glob("*.jpg"))[4]
     frame.write_bytes(frame.read_bytes()[: frame.stat().st_size // 2])
     assert main(eval_args(dataset_copy, tmp_path / "results", checkpoint)) == 2
@@ -136,21 +163,25 @@ def test_a_truncated_frame_in_the_middle_is_named(dataset_copy, val_sequences, c
     assert not (tmp_path / "results" / val_sequences[0] / RECORD_FILE).exists()
 
 
-def test_a_missing_frame_is_a_gap_not_a_shifted_schedule(dataset_copy, val_sequences, checkpoint, tmp_path, capsys,
-                                                         one_thread):
+def test_a_missing_frame_is_a_gap_not_a_shifted_schedule(
+    dataset_copy, val_sequences, checkpoint, tmp_path, capsys, one_thread
+):
     folder = dataset_copy / "JPEGImages_10fps" / val_sequences[0]
     (folder / "frame0003.jpg").unlink()
     assert main(eval_args(dataset_copy, tmp_path / "results", checkpoint)) == 2
-    assert error_line(capsys) == (f"error: {folder}: frames missing between frame0002 and frame0004 (the others are "
-                                  "1 apart); restore them, or pass --allow-frame-gaps to segment the frames that exist")
+    assert error_line(capsys) == (
+        f"error: {folder}: frames missing between frame0002 and frame0004 (the others are "
+        "1 apart); restore them, or pass --allow-frame-gaps to segment the frames that exist"
+    )
     assert main(eval_args(dataset_copy, tmp_path / "results", checkpoint, "--allow-frame-gaps")) == 0
     assert len(png_files(tmp_path / "results", val_sequences[0])) == 7
 
 
-def test_an_annotated_frame_without_its_image_names_the_image(dataset_copy, val_sequences, checkpoint, tmp_path,
-                                                              capsys):
+def test_an_annotated_frame_without_its_image_names_the_image(
+    dataset_copy, val_sequences, checkpoint, tmp_path, capsys
+):
     folder = dataset_copy / "JPEGImages_10fps" / val_sequences[1]
-    last = sorted(folder.glob("*.jpg"))[-2]    # frame 6, annotated; removing the last two keeps numbering gapless
+    last = sorted(folder.glob("*.jpg"))[-2]  # frame 6, annotated; removing the last two keeps numbering gapless
     for path in sorted(folder.glob("*.jpg"))[-2:]:
         path.unlink()
     annotation = dataset_copy / "Annotations" / val_sequences[1] / f"{last.stem}.png"
@@ -160,6 +191,7 @@ def test_an_annotated_frame_without_its_image_names_the_image(dataset_copy, val_
 
 def test_complete_frames_decode_exactly_as_opencv(dataset):
     import cv2
+
     for path in sorted((dataset / "JPEGImages_10fps").rglob("*.jpg")):
         assert np.array_equal(read_image(path), cv2.imread(str(path))[:, :, ::-1])
 
@@ -181,14 +213,16 @@ def test_an_unwritable_results_folder_is_one_line(dataset, checkpoint, tmp_path,
     def read_only(self, *args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system", str(self))
 
-    monkeypatch.setattr(Path, "mkdir", read_only)   # root ignores permission bits: a read-only disk instead
+    monkeypatch.setattr(Path, "mkdir", read_only)  # root ignores permission bits: a read-only disk instead
     assert main(eval_args(dataset, tmp_path / "results", checkpoint)) == 2
-    assert error_line(capsys) == (f"error: {tmp_path / 'results'}: the results folder cannot be written "
-                                  "(Read-only file system)")
+    assert error_line(capsys) == (
+        f"error: {tmp_path / 'results'}: the results folder cannot be written (Read-only file system)"
+    )
 
 
-def test_a_full_disk_keeps_finished_sequences_and_says_so(dataset, val_sequences, checkpoint, tmp_path, capsys,
-                                                          monkeypatch, one_thread):
+def test_a_full_disk_keeps_finished_sequences_and_says_so(
+    dataset, val_sequences, checkpoint, tmp_path, capsys, monkeypatch, one_thread
+):
     out = tmp_path / "results"
     written = []
     real_save = aot_plus.results.save_index_png
@@ -203,7 +237,8 @@ def test_a_full_disk_keeps_finished_sequences_and_says_so(dataset, val_sequences
     assert main(eval_args(dataset, out, checkpoint)) == 2
     line = error_line(capsys)
     assert line.startswith(f"error: {out / val_sequences[1]}/") and line.endswith(
-        ": cannot be written (No space left on device)")
+        ": cannot be written (No space left on device)"
+    )
     assert (out / val_sequences[0] / RECORD_FILE).is_file()
     assert not (out / val_sequences[1] / RECORD_FILE).exists()
     assert not [p for p in out.rglob(".*.tmp.png")]
@@ -217,6 +252,8 @@ def test_a_second_writer_into_the_folder_is_refused(dataset, checkpoint, tmp_pat
     out = tmp_path / "results"
     with folder_lock(out):
         assert main(eval_args(dataset, out, checkpoint)) == 2
-    assert error_line(capsys) == (f"error: {out}: another run (pid {__import__('os').getpid()}) is writing into "
-                                  "this results folder; wait for it to finish or choose another --out")
+    assert error_line(capsys) == (
+        f"error: {out}: another run (pid {__import__('os').getpid()}) is writing into "
+        "this results folder; wait for it to finish or choose another --out"
+    )
     assert not png_files(out, (dataset / "ImageSets" / "val.txt").read_text().split()[0])

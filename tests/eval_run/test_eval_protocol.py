@@ -1,4 +1,5 @@
 """The evaluation protocol pieces: memory-gap rule, object-id write-back, split reading, atomic writes, scoring."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,10 @@ from evaluation.palette import save_index_png
 from .helpers import HEIGHT, MODEL, WIDTH, png_files, read_ids
 
 
-@pytest.mark.parametrize(("frames", "gap"), [(1, 5), (150, 5), (164, 5), (165, 6), (194, 6), (195, 6),
-                                              (210, 7), (225, 8), (300, 10), (1000, 33)])
+@pytest.mark.parametrize(
+    ("frames", "gap"),
+    [(1, 5), (150, 5), (164, 5), (165, 6), (194, 6), (195, 6), (210, 7), (225, 8), (300, 10), (1000, 33)],
+)
 def test_long_term_gap_is_max_of_banker_rounded_n_over_30_and_5(frames, gap):
     assert long_term_gap(frames) == gap
 
@@ -56,8 +59,28 @@ def test_eval_writes_back_ids_and_honours_the_gap_flag(dataset, val_sequences, c
     sequence = val_sequences[0]
     root = relabelled_sequence(dataset, sequence, tmp_path / "VOST")
     out, log_path = tmp_path / "results", tmp_path / "memory.json"
-    assert main(["--model", MODEL, "--ckpt", str(checkpoint), "--data-root", str(root), "--out", str(out),
-                 "--device", "cpu", "--long-term-gap", "2", "--memory-log", str(log_path), "--no-score"]) == 0
+    assert (
+        main(
+            [
+                "--model",
+                MODEL,
+                "--ckpt",
+                str(checkpoint),
+                "--data-root",
+                str(root),
+                "--out",
+                str(out),
+                "--device",
+                "cpu",
+                "--long-term-gap",
+                "2",
+                "--memory-log",
+                str(log_path),
+                "--no-score",
+            ]
+        )
+        == 0
+    )
 
     model = aot_plus.build_model(MODEL)
     aot_plus.load_checkpoint(model, checkpoint)
@@ -74,8 +97,16 @@ def test_eval_writes_back_ids_and_honours_the_gap_flag(dataset, val_sequences, c
 
     frames_log = json.loads(log_path.read_text())["sequences"][sequence]
     assert frames_log["long_term_gap"] == 2
-    assert [f["memory"] for f in frames_log["frames"]] == \
-        [[0], [0], [0, 2], [0, 2], [0, 2, 4], [0, 2, 4], [0, 2, 4, 6], [0, 2, 4, 6]]
+    assert [f["memory"] for f in frames_log["frames"]] == [
+        [0],
+        [0],
+        [0, 2],
+        [0, 2],
+        [0, 2, 4],
+        [0, 2, 4],
+        [0, 2, 4, 6],
+        [0, 2, 4, 6],
+    ]
 
 
 def test_split_is_sorted_and_deduplicated_and_frames_sorted(tmp_path):
@@ -142,19 +173,45 @@ def test_score_results_writes_csvs_and_reports_j_tr_and_j(dataset, val_sequences
     assert scores.j == pytest.approx(expected_j) and scores.j_tr == pytest.approx(expected_j_tr)
     assert scores.csv_paths == (out / "global_results-val.csv", out / "per-sequence_results-val.csv")
     assert all(path.is_file() for path in scores.csv_paths)
-    assert scores.headline() == (f"J_tr / J = {100 * expected_j_tr:.1f} / {100 * expected_j:.1f}  "
-                                 f"(J_last-Mean {scores.j_tr!r}, J-Mean {scores.j!r})")
+    assert scores.headline() == (
+        f"J_tr / J = {100 * expected_j_tr:.1f} / {100 * expected_j:.1f}  "
+        f"(J_last-Mean {scores.j_tr!r}, J-Mean {scores.j!r})"
+    )
 
 
-def test_memory_config_reaches_the_policy_and_bad_options_are_refused(dataset, val_sequences, checkpoint, tmp_path,
-                                                                      one_thread, capsys):
+def test_memory_config_reaches_the_policy_and_bad_options_are_refused(
+    dataset, val_sequences, checkpoint, tmp_path, one_thread, capsys
+):
     config = tmp_path / "fifo.yaml"
-    config.write_text("include: " + str(Path(aot_plus.__file__).parents[1] / "configs/memory/fifo.yaml") +
-                      "\nrecent_frames: 2\n")
+    config.write_text(
+        "include: " + str(Path(aot_plus.__file__).parents[1] / "configs/memory/fifo.yaml") + "\nrecent_frames: 2\n"
+    )
     out, log_path = tmp_path / "results", tmp_path / "memory.json"
-    assert main(["--model", MODEL, "--ckpt", str(checkpoint), "--data-root", str(dataset), "--out", str(out),
-                 "--device", "cpu", "--memory", str(config), "--long-term-gap", "1",
-                 "--sequences", val_sequences[0], "--memory-log", str(log_path)]) == 0
+    assert (
+        main(
+            [
+                "--model",
+                MODEL,
+                "--ckpt",
+                str(checkpoint),
+                "--data-root",
+                str(dataset),
+                "--out",
+                str(out),
+                "--device",
+                "cpu",
+                "--memory",
+                str(config),
+                "--long-term-gap",
+                "1",
+                "--sequences",
+                val_sequences[0],
+                "--memory-log",
+                str(log_path),
+            ]
+        )
+        == 0
+    )
     frames_log = json.loads(log_path.read_text())["sequences"][val_sequences[0]]["frames"]
     assert [f["memory"] for f in frames_log][-1] == [0, len(frames_log) - 2, len(frames_log) - 1]
     saved = yaml.safe_load((out / "config.yaml").read_text())
@@ -164,15 +221,67 @@ def test_memory_config_reaches_the_policy_and_bad_options_are_refused(dataset, v
 
     # The same through a KEY=VALUE override of the shipped fifo config.
     out_2, log_2 = tmp_path / "results_2", tmp_path / "memory_2.json"
-    assert main(["--model", MODEL, "--ckpt", str(checkpoint), "--data-root", str(dataset), "--out", str(out_2),
-                 "--device", "cpu", "--memory", "fifo", "--long-term-gap", "1", "--sequences", val_sequences[0],
-                 "--memory-log", str(log_2), "memory.recent_frames=2"]) == 0
+    assert (
+        main(
+            [
+                "--model",
+                MODEL,
+                "--ckpt",
+                str(checkpoint),
+                "--data-root",
+                str(dataset),
+                "--out",
+                str(out_2),
+                "--device",
+                "cpu",
+                "--memory",
+                "fifo",
+                "--long-term-gap",
+                "1",
+                "--sequences",
+                val_sequences[0],
+                "--memory-log",
+                str(log_2),
+                "memory.recent_frames=2",
+            ]
+        )
+        == 0
+    )
     assert json.loads(log_2.read_text())["sequences"] == json.loads(log_path.read_text())["sequences"]
 
     config.write_text("policy: fifo\nrecent_frame: 2\n")
-    assert main(["--model", MODEL, "--ckpt", str(checkpoint), "--data-root", str(dataset), "--out", str(out),
-                 "--memory", str(config)]) == 2
+    assert (
+        main(
+            [
+                "--model",
+                MODEL,
+                "--ckpt",
+                str(checkpoint),
+                "--data-root",
+                str(dataset),
+                "--out",
+                str(out),
+                "--memory",
+                str(config),
+            ]
+        )
+        == 2
+    )
     assert f"{config}: unknown option(s) recent_frame for memory policy 'fifo'" in capsys.readouterr().err
-    assert main(["--model", MODEL, "--ckpt", str(checkpoint), "--data-root", str(dataset), "--out", str(out),
-                 "memory.recent_frames=zero"]) == 2
+    assert (
+        main(
+            [
+                "--model",
+                MODEL,
+                "--ckpt",
+                str(checkpoint),
+                "--data-root",
+                str(dataset),
+                "--out",
+                str(out),
+                "memory.recent_frames=zero",
+            ]
+        )
+        == 2
+    )
     assert "recent_frames must be an integer >= 1, got 'zero'" in capsys.readouterr().err

@@ -1,4 +1,5 @@
 """End-to-end runs of ``eval_vost.sh`` / ``python -m aot_plus.eval`` on a tiny synthetic dataset, on CPU."""
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,9 @@ def test_wrapper_writes_official_outputs(fresh_run, dataset, val_sequences):
 def test_wrapper_logs_speed_memory_and_progress(fresh_run, val_sequences):
     out = fresh_run.process.stdout
     for sequence in val_sequences:
-        assert re.search(rf"^{sequence}: {FRAMES} frames, long-term gap 5, [\d.]+ FPS, peak process RSS [\d.]+ GiB$",
-                         out, re.M)
+        assert re.search(
+            rf"^{sequence}: {FRAMES} frames, long-term gap 5, [\d.]+ FPS, peak process RSS [\d.]+ GiB$", out, re.M
+        )
     assert f"segmented 2 sequence(s), {2 * FRAMES} frames" in out
     assert "Segmenting" in fresh_run.process.stderr and f"{2 * FRAMES}/{2 * FRAMES}" in fresh_run.process.stderr
 
@@ -71,7 +73,7 @@ def test_memory_log_has_every_frame_with_the_gap_rule(fresh_run, dataset, val_se
     assert sorted(log["sequences"]) == val_sequences
     for sequence in val_sequences:
         entry = log["sequences"][sequence]
-        assert entry["long_term_gap"] == 5          # max(round(8 / 30), 5)
+        assert entry["long_term_gap"] == 5  # max(round(8 / 30), 5)
         assert [f["frame"] for f in entry["frames"]] == frame_stems(dataset, sequence)
         assert [f["memory"] for f in entry["frames"]] == [[0]] * 5 + [[0, 5]] * 3
 
@@ -80,13 +82,12 @@ def test_wrapper_resumes_an_interrupted_run(fresh_run, dataset, checkpoint, val_
     out = tmp_path / "results"
     shutil.copytree(fresh_run.out, out)
     broken, intact = val_sequences
-    png_files(out, broken)[-1].unlink()      # killed before the last frame was written
+    png_files(out, broken)[-1].unlink()  # killed before the last frame was written
     stale = out / broken / f".frame{FRAMES - 1:04d}.4242.tmp.png"
     stale.write_bytes(b"half a PNG")
     intact_mtimes = {p: p.stat().st_mtime_ns for p in png_files(out, intact)}
 
-    process = run_wrapper([], MODEL=MODEL, CKPT=str(checkpoint), DATA_ROOT=str(dataset), OUT_DIR=str(out),
-                          GPUS="0")
+    process = run_wrapper([], MODEL=MODEL, CKPT=str(checkpoint), DATA_ROOT=str(dataset), OUT_DIR=str(out), GPUS="0")
     assert process.returncode == 0, process.stderr
     assert "skipping 1 finished sequence(s)" in process.stdout
     assert re.search(rf"^{broken}: {FRAMES} frames", process.stdout, re.M)
@@ -94,60 +95,125 @@ def test_wrapper_resumes_an_interrupted_run(fresh_run, dataset, checkpoint, val_
     assert {p: p.stat().st_mtime_ns for p in png_files(out, intact)} == intact_mtimes
     assert not stale.exists()
     for sequence in val_sequences:
-        assert [p.read_bytes() for p in png_files(out, sequence)] == \
-            [p.read_bytes() for p in png_files(fresh_run.out, sequence)]
+        assert [p.read_bytes() for p in png_files(out, sequence)] == [
+            p.read_bytes() for p in png_files(fresh_run.out, sequence)
+        ]
     assert HEADLINE.findall(process.stdout) == HEADLINE.findall(fresh_run.process.stdout)
 
-    assert main(["--model", MODEL, "--ckpt", str(checkpoint), "--data-root", str(dataset), "--out", str(out),
-                 "--device", "cpu", "--overwrite", "--no-score"]) == 0
+    assert (
+        main(
+            [
+                "--model",
+                MODEL,
+                "--ckpt",
+                str(checkpoint),
+                "--data-root",
+                str(dataset),
+                "--out",
+                str(out),
+                "--device",
+                "cpu",
+                "--overwrite",
+                "--no-score",
+            ]
+        )
+        == 0
+    )
     for path, mtime in intact_mtimes.items():
         assert path.stat().st_mtime_ns > mtime
         assert path.read_bytes() == (fresh_run.out / intact / path.name).read_bytes()
 
 
-def test_random_init_warns_and_uses_the_seed_0_weights(fresh_run, dataset, val_sequences, tmp_path, one_thread,
-                                                       caplog):
+def test_random_init_warns_and_uses_the_seed_0_weights(fresh_run, dataset, val_sequences, tmp_path, one_thread, caplog):
     caplog.set_level(logging.INFO)
     sequence = val_sequences[0]
     out = tmp_path / "results"
-    assert main(["--model", MODEL, "--random-init", "--data-root", str(dataset), "--out", str(out),
-                 "--device", "cpu", "--sequences", sequence]) == 0
+    assert (
+        main(
+            [
+                "--model",
+                MODEL,
+                "--random-init",
+                "--data-root",
+                str(dataset),
+                "--out",
+                str(out),
+                "--device",
+                "cpu",
+                "--sequences",
+                sequence,
+            ]
+        )
+        == 0
+    )
     assert "RANDOM weights" in caplog.text
     assert "not scoring: --sequences selects part of the split" in caplog.text
     assert sorted(p.name for p in out.iterdir()) == [".lock", sequence, "config.yaml"]
     record = yaml.safe_load((out / "config.yaml").read_text())
     assert record["settings"]["weights_sha256"] == "random" and record["provenance"]["weights"] == "random"
-    assert [p.read_bytes() for p in png_files(out, sequence)] == \
-        [p.read_bytes() for p in png_files(fresh_run.out, sequence)]
+    assert [p.read_bytes() for p in png_files(out, sequence)] == [
+        p.read_bytes() for p in png_files(fresh_run.out, sequence)
+    ]
 
 
-def test_torchrun_splits_the_sequences_across_two_cpu_processes(fresh_run, dataset, checkpoint, val_sequences,
-                                                                tmp_path):
+def test_torchrun_splits_the_sequences_across_two_cpu_processes(
+    fresh_run, dataset, checkpoint, val_sequences, tmp_path
+):
     out, memory_log = tmp_path / "results", tmp_path / "memory.json"
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               "-m", "aot_plus.eval", "--model", MODEL, "--ckpt", str(checkpoint), "--data-root", str(dataset),
-               "--out", str(out), "--device", "cpu", "--memory-log", str(memory_log)]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "aot_plus.eval",
+        "--model",
+        MODEL,
+        "--ckpt",
+        str(checkpoint),
+        "--data-root",
+        str(dataset),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--memory-log",
+        str(memory_log),
+    ]
     process = subprocess.run(command, env=single_thread_env(), capture_output=True, text=True, timeout=300)
     assert process.returncode == 0, process.stderr
     for rank, sequence in enumerate(val_sequences):
         assert re.search(rf"^\[rank {rank}\] {sequence}: {FRAMES} frames", process.stdout, re.M)
-        assert [p.read_bytes() for p in png_files(out, sequence)] == \
-            [p.read_bytes() for p in png_files(fresh_run.out, sequence)]
+        assert [p.read_bytes() for p in png_files(out, sequence)] == [
+            p.read_bytes() for p in png_files(fresh_run.out, sequence)
+        ]
     assert json.loads(memory_log.read_text()) == json.loads(fresh_run.memory_log.read_text())
     assert HEADLINE.findall(process.stdout) == HEADLINE.findall(fresh_run.process.stdout)
 
 
 # ------------------------------------------------------------------------------------- bad input
 def eval_args(dataset: Path, out: Path, *extra: str) -> list[str]:
-    return ["--model", MODEL, "--random-init", "--data-root", str(dataset), "--out", str(out), "--device", "cpu",
-            *extra]
+    return [
+        "--model",
+        MODEL,
+        "--random-init",
+        "--data-root",
+        str(dataset),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        *extra,
+    ]
 
 
 def error_line(capsys) -> str:
     """The one ``error:`` line on stderr (a progress bar may precede it)."""
     errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
     assert len(errors) == 1, errors
-    return errors[0][errors[0].index("error: "):]
+    return errors[0][errors[0].index("error: ") :]
 
 
 @pytest.fixture
@@ -158,8 +224,9 @@ def dataset_copy(dataset, tmp_path) -> Path:
 def test_missing_dataset_names_the_download(tmp_path, capsys):
     assert main(eval_args(tmp_path / "VOST", tmp_path / "results")) == 2
     line = error_line(capsys)
-    assert line.startswith(f"error: {tmp_path / 'VOST'}: dataset folder not found; download VOST from "
-                           "https://www.vostdataset.org/")
+    assert line.startswith(
+        f"error: {tmp_path / 'VOST'}: dataset folder not found; download VOST from https://www.vostdataset.org/"
+    )
     assert not (tmp_path / "results").exists()
 
 
@@ -174,8 +241,7 @@ def test_missing_first_annotation_is_named(dataset_copy, val_sequences, tmp_path
     missing = dataset_copy / "Annotations" / val_sequences[1] / "frame0000.png"
     missing.unlink()
     assert main(eval_args(dataset_copy, tmp_path / "results")) == 2
-    assert error_line(capsys) == \
-        f"error: {missing}: first-frame annotation of sequence {val_sequences[1]!r} not found"
+    assert error_line(capsys) == f"error: {missing}: first-frame annotation of sequence {val_sequences[1]!r} not found"
     assert not (tmp_path / "results").exists()
 
 
@@ -193,17 +259,48 @@ def test_unknown_sequence_is_named(dataset, tmp_path, capsys):
 
 def test_missing_checkpoint_names_the_released_file(dataset, tmp_path, capsys):
     path = tmp_path / "pretrain_models" / "aotplus_R50_DeAOTL_Temp_pe_Slot_4_ema_20000.pth"
-    assert main(["--model", "r50_deaotl", "--ckpt", str(path), "--data-root", str(dataset),
-                 "--out", str(tmp_path / "results"), "--device", "cpu"]) == 2
+    assert (
+        main(
+            [
+                "--model",
+                "r50_deaotl",
+                "--ckpt",
+                str(path),
+                "--data-root",
+                str(dataset),
+                "--out",
+                str(tmp_path / "results"),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 2
+    )
     line = error_line(capsys)
-    assert line.startswith(f"error: {path}: checkpoint not found; download "
-                           "aotplus_R50_DeAOTL_Temp_pe_Slot_4_ema_20000.pth")
+    assert line.startswith(
+        f"error: {path}: checkpoint not found; download aotplus_R50_DeAOTL_Temp_pe_Slot_4_ema_20000.pth"
+    )
     assert "put it in pretrain_models/" in line and "--random-init" in line
 
 
 def test_checkpoint_of_another_model_is_refused(dataset, checkpoint, tmp_path, capsys):
-    assert main(["--model", "aots", "--ckpt", str(checkpoint), "--data-root", str(dataset),
-                 "--out", str(tmp_path / "results"), "--device", "cpu"]) == 2
+    assert (
+        main(
+            [
+                "--model",
+                "aots",
+                "--ckpt",
+                str(checkpoint),
+                "--data-root",
+                str(dataset),
+                "--out",
+                str(tmp_path / "results"),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 2
+    )
     line = error_line(capsys)
     assert line.startswith(f"error: {checkpoint}: does not match AOT")
     assert "missing: " in line
@@ -212,19 +309,35 @@ def test_checkpoint_of_another_model_is_refused(dataset, checkpoint, tmp_path, c
 def test_wrapper_explains_what_to_download(dataset, tmp_path):
     process = run_wrapper([], DATA_ROOT=str(tmp_path / "VOST"), GPUS="0")
     assert process.returncode == 2
-    assert process.stderr.startswith(f"eval_vost.sh: dataset folder {tmp_path / 'VOST'} not found: download VOST "
-                                     "from https://www.vostdataset.org/")
+    assert process.stderr.startswith(
+        f"eval_vost.sh: dataset folder {tmp_path / 'VOST'} not found: download VOST from https://www.vostdataset.org/"
+    )
     missing = tmp_path / "aotplus_R50_AOTL_Temp_pe_Slot_4_ema_20000.pth"
     process = run_wrapper([], MODEL="r50_aotl", CKPT=str(missing), DATA_ROOT=str(dataset), GPUS="0")
     assert process.returncode == 2
-    assert process.stderr.startswith(f"eval_vost.sh: checkpoint {missing} not found: download "
-                                     "aotplus_R50_AOTL_Temp_pe_Slot_4_ema_20000.pth")
+    assert process.stderr.startswith(
+        f"eval_vost.sh: checkpoint {missing} not found: download aotplus_R50_AOTL_Temp_pe_Slot_4_ema_20000.pth"
+    )
     assert "pretrain_models/" in process.stderr
 
 
 def test_unknown_model_is_named(dataset, tmp_path, capsys):
-    assert main(["--model", "r99", "--random-init", "--data-root", str(dataset), "--out", str(tmp_path / "results"),
-                 "--device", "cpu"]) == 2
+    assert (
+        main(
+            [
+                "--model",
+                "r99",
+                "--random-init",
+                "--data-root",
+                str(dataset),
+                "--out",
+                str(tmp_path / "results"),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 2
+    )
     assert error_line(capsys).startswith("error: unknown model 'r99'; available: aotb, aots, aott, r50_aotl")
 
 
@@ -232,6 +345,7 @@ def test_annotation_of_another_size_is_named(dataset_copy, val_sequences, tmp_pa
     first_mask = dataset_copy / "Annotations" / val_sequences[0] / "frame0000.png"
     save_index_png(first_mask, np.zeros((HEIGHT // 2, WIDTH // 2), np.uint8))
     assert main(eval_args(dataset_copy, tmp_path / "results")) == 2
-    assert error_line(capsys) == (f"error: {first_mask}: is {WIDTH // 2}x{HEIGHT // 2}, but the first frame "
-                                  f"frame0000.jpg is {WIDTH}x{HEIGHT}")
-    assert [p.name for p in (tmp_path / "results").iterdir()] == [".lock"]   # nothing written
+    assert error_line(capsys) == (
+        f"error: {first_mask}: is {WIDTH // 2}x{HEIGHT // 2}, but the first frame frame0000.jpg is {WIDTH}x{HEIGHT}"
+    )
+    assert [p.name for p in (tmp_path / "results").iterdir()] == [".lock"]  # nothing written

@@ -1,4 +1,5 @@
 """Tiny VOST-layout datasets and prediction folders, built from id maps, for the evaluation tests."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence

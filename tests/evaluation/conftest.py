@@ -1,4 +1,5 @@
 """Fixtures of the evaluation tests: hand-made cases written as a dataset and a results folder."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -13,9 +14,7 @@ from tests.evaluation.cases import Frames, toy_frames, write_dataset, write_resu
 def make_case(tmp_path: Path) -> Callable[..., tuple[Path, Path]]:
     """Build (results_path, dataset_path) from ground-truth and predicted frames per sequence."""
 
-    def build(
-        ground_truth: Mapping[str, Frames], predictions: Mapping[str, Frames]
-    ) -> tuple[Path, Path]:
+    def build(ground_truth: Mapping[str, Frames], predictions: Mapping[str, Frames]) -> tuple[Path, Path]:
         dataset = write_dataset(tmp_path / "dataset", ground_truth)
         results = write_results(tmp_path / "results", predictions)
         return results, dataset

@@ -1,4 +1,5 @@
 """The boundary measure F: match radius, boundary pixels, the disk, and F of shapes counted by hand."""
+
 import math
 
 import numpy as np
@@ -55,10 +56,18 @@ def test_no_boundary_along_the_bottom_and_right_borders():
 @pytest.mark.parametrize(
     "radius, offset, within",
     [
-        (1, (0, 1), True), (1, (1, 1), False),
-        (2, (0, 2), True), (2, (1, 1), True), (2, (1, 2), False),
-        (3, (2, 2), True), (3, (0, 3), True), (3, (1, 3), False),
-        (8, (0, 8), True), (8, (5, 6), True), (8, (4, 7), False), (8, (6, 6), False),
+        (1, (0, 1), True),
+        (1, (1, 1), False),
+        (2, (0, 2), True),
+        (2, (1, 1), True),
+        (2, (1, 2), False),
+        (3, (2, 2), True),
+        (3, (0, 3), True),
+        (3, (1, 3), False),
+        (8, (0, 8), True),
+        (8, (5, 6), True),
+        (8, (4, 7), False),
+        (8, (6, 6), False),
     ],
 )
 def test_the_footprint_is_the_disk_dx2_plus_dy2_at_most_r2(radius, offset, within):

@@ -5,6 +5,7 @@ matches when a boundary pixel of the other mask is the same pixel or one of its 
 boundary of a filled h x w rectangle away from the bottom and right borders is the outline of the
 (h+1) x (w+1) box that starts one pixel above and left of it: 2h + 2w pixels.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -84,8 +85,20 @@ def test_davis2017_square(davis_case):
 
 def test_davis2017_command_line_writes_six_decimals(davis_case, capsys):
     results, dataset = davis_case(*square_case())
-    argv = ["--benchmark", "davis2017", "--task", "semi-supervised", "--results_path", str(results),
-            "--davis_path", str(dataset), "--set", "val", "--workers", "1"]
+    argv = [
+        "--benchmark",
+        "davis2017",
+        "--task",
+        "semi-supervised",
+        "--results_path",
+        str(results),
+        "--davis_path",
+        str(dataset),
+        "--set",
+        "val",
+        "--workers",
+        "1",
+    ]
     assert main(argv) == 0
     expected = expected_square_row()
     assert (results / "global_results-val.csv").read_text() == (
@@ -152,8 +165,7 @@ def test_decay_bins_wrap_past_255_frames_as_the_toolkit_unless_exact_decay(davis
     # are 0, 100, 200, 299, 399; the toolkit's uint8 makes the last two 299 - 256 = 43 and 143.
     # Toolkit: mean(v[0:101]) - mean(v[43:144]) = 1 - 1 = 0. Intended: mean(v[0:101]) - mean(v[299:400]) = 1.
     results, dataset = davis_case(*long_case(402, 150))
-    argv = ["--benchmark", "davis2017", "--results_path", str(results), "--davis_path", str(dataset),
-            "--workers", "1"]
+    argv = ["--benchmark", "davis2017", "--results_path", str(results), "--davis_path", str(dataset), "--workers", "1"]
     assert main(argv) == 0
     assert main([*argv, "--exact-decay"]) == 0
     toolkit = pd.read_csv(results / "global_results-val.csv").iloc[0]
@@ -253,8 +265,7 @@ def test_predicted_id_above_the_object_count_is_an_error_and_writes_nothing(davi
     ground_truth, predictions = two_object_frames(swapped=False, void_prediction=False)
     predictions["pair"][1][5, 5] = 3
     results, dataset = davis_case(ground_truth, predictions)
-    argv = ["--benchmark", "davis2017", "--results_path", str(results), "--davis_path", str(dataset),
-            "--workers", "1"]
+    argv = ["--benchmark", "davis2017", "--results_path", str(results), "--davis_path", str(dataset), "--workers", "1"]
     assert main(argv) == 1
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error.startswith(f"error: {results / 'pair' / '00001.png'}: predicted ids [3]")
@@ -270,7 +281,9 @@ def test_parallel_davis_scoring_equals_inline(davis_case):
     ground_truth, predictions = square_case()
     more_gt, more_predictions = two_object_frames(swapped=True, void_prediction=False)
     more_gt = {name: [np.pad(f, ((0, 4), (0, 8))) for f in frames] for name, frames in more_gt.items()}
-    more_predictions = {name: [np.pad(f, ((0, 4), (0, 8))) for f in frames] for name, frames in more_predictions.items()}
+    more_predictions = {
+        name: [np.pad(f, ((0, 4), (0, 8))) for f in frames] for name, frames in more_predictions.items()
+    }
     results, dataset = davis_case({**ground_truth, **more_gt}, {**predictions, **more_predictions})
     inline = evaluate(results, dataset, benchmark="davis2017", workers=1)
     parallel = evaluate(results, dataset, benchmark="davis2017", workers=2)

@@ -1,4 +1,5 @@
 """The command line: CSV layout, reuse of saved results, entry points, and no torch import."""
+
 import shutil
 import subprocess
 import sys
@@ -15,10 +16,7 @@ TOY_GLOBAL_CSV = (
     "0.745098,0.583333,0.114379,0.828431,0.666667,0.009804\n"
 )
 TOY_PER_SEQUENCE_CSV = (
-    "Sequence,J-Mean,J_last-Mean\n"
-    "seqA_1,0.485294,0.485294\n"
-    "seqA_2,0.750000,1.000000\n"
-    "seqB_1,1.000000,1.000000\n"
+    "Sequence,J-Mean,J_last-Mean\nseqA_1,0.485294,0.485294\nseqA_2,0.750000,1.000000\nseqB_1,1.000000,1.000000\n"
 )
 
 
@@ -80,8 +78,7 @@ def test_bad_dataset_path_exits_with_one_line(toy_case, tmp_path, capsys):
     results, _ = toy_case
     assert cli(results, tmp_path / "missing") == 1
     assert capsys.readouterr().err.strip() == (
-        f"error: dataset path '{tmp_path / 'missing'}' does not exist and is not one of the keys "
-        "vost, long_videos"
+        f"error: dataset path '{tmp_path / 'missing'}' does not exist and is not one of the keys vost, long_videos"
     )
 
 
@@ -102,9 +99,7 @@ def test_entry_points(entry_point, toy_case, tmp_path):
 
 def test_the_package_never_imports_torch():
     modules = sorted(
-        f"evaluation.{path.stem}"
-        for path in (REPOSITORY_ROOT / "evaluation").glob("*.py")
-        if path.stem != "__main__"
+        f"evaluation.{path.stem}" for path in (REPOSITORY_ROOT / "evaluation").glob("*.py") if path.stem != "__main__"
     )
     code = f"import sys; import {', '.join(modules)}; print('torch' in sys.modules)"
     done = subprocess.run(

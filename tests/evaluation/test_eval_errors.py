@@ -1,4 +1,5 @@
 """Every bad input gives one EvaluationError whose one-line message names the file."""
+
 import shutil
 from pathlib import Path
 

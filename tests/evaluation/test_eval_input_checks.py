@@ -1,5 +1,6 @@
 """Checks on what the data files say: sequence names from the split lists, PNG signatures, and binary
 0/255 predictions, which the VOST protocol reads as background."""
+
 import logging
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """J per frame and the Mean / Recall / Decay statistics, against values computed by hand."""
+
 import math
 
 import numpy as np

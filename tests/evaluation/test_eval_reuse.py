@@ -4,6 +4,7 @@ Each test first makes the saved global CSV hold a sentinel J-Mean (0.123456) tha
 gives: when it is printed back the CSVs were reused, when the toy value 0.745098 is the CSVs were
 recomputed.
 """
+
 import json
 import os
 import shutil
@@ -32,7 +33,7 @@ def plant_sentinel(results: Path, suffix: str = "val") -> None:
     """Overwrite the saved global J-Mean (the CSVs are outputs, not inputs: the record ignores them)."""
     path = results / f"global_results-{suffix}.csv"
     header, values = path.read_text().splitlines()
-    path.write_text(f"{header}\n{SENTINEL}{values[values.index(','):]}\n")
+    path.write_text(f"{header}\n{SENTINEL}{values[values.index(',') :]}\n")
 
 
 def scored_once(results: Path, dataset: Path, capsys, *extra: str) -> None:
@@ -152,7 +153,11 @@ def test_the_record_holds_the_split_options_and_a_digest_per_sequence(toy_case):
     record = json.loads(record_of(results, "val-strict-void").read_text())
     assert record["split"] == ["seqA", "seqB"]
     assert record["options"] == {
-        "benchmark": "vost", "metrics": ["J"], "strict_void": True, "exact_decay": False, "resolution": None,
+        "benchmark": "vost",
+        "metrics": ["J"],
+        "strict_void": True,
+        "exact_decay": False,
+        "resolution": None,
     }
     assert list(record["predictions"]["sequences"]) == ["seqA", "seqB"]
     assert record["predictions"]["files"] == 8 + 4  # the scored frames: all but the first and the last

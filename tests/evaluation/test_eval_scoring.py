@@ -1,4 +1,5 @@
 """End-to-end scores of hand-made cases through the public ``evaluate`` API."""
+
 import logging
 
 import numpy as np

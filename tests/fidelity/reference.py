@@ -1,4 +1,5 @@
 """The public fidelity case (reference runs of the official code, ``tests/data/official``) as test inputs."""
+
 from __future__ import annotations
 
 import zlib

@@ -4,6 +4,7 @@ Deterministic weights (fidelity README §A) are saved in the official layout and
 ``load_checkpoint``; the reference labels are fed back through ``update`` (teacher forcing), and after
 every frame the decoder logits and the long-term memory frames are compared with the official run.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -78,8 +79,9 @@ def test_float32_logits_match(restricted_run: Run):
 
 def test_every_frame_logits_match_float16_reference(restricted_run: Run):
     ref = restricted_run.ref
-    diffs = {t: np.abs(lg - ref["logits_native_f16"][t].astype(np.float32)).max()
-             for t, lg in restricted_run.logits.items()}
+    diffs = {
+        t: np.abs(lg - ref["logits_native_f16"][t].astype(np.float32)).max() for t, lg in restricted_run.logits.items()
+    }
     worst = max(diffs, key=diffs.get)
     assert diffs[worst] < F16_TOLERANCE, f"frame {worst}: max |logit diff| {diffs[worst]}"
 
@@ -121,7 +123,7 @@ def test_every_scoring_call_matches_the_official_record(restricted_run: Run):
         event = writes[frame]
         assert list(event.frames) == call["indexes_after"], f"frame {frame}"
         assert event.evicted == (call["dropped"][0] if call["dropped"] else None), f"frame {frame}"
-        if not call["state_updated"]:   # AOT scores only once the bank overflows
+        if not call["state_updated"]:  # AOT scores only once the bank overflows
             assert event.scores is None, f"frame {frame}"
             continue
         scored += 1

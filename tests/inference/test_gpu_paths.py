@@ -2,6 +2,7 @@
 
 Marked ``gpu``: skipped without CUDA (tests/conftest.py).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,7 +18,7 @@ from tests.official_data import first_mask, frame_paths, load_npz
 
 pytestmark = pytest.mark.gpu
 
-FRAMES = 12   # past the first long-term memory write (gap 5)
+FRAMES = 12  # past the first long-term memory write (gap 5)
 
 
 @pytest.fixture(scope="module")
@@ -37,12 +38,13 @@ def test_graph_replay_of_the_encoder_equals_eager_bitwise(model, frames):
     graphed = _GraphedEncoder(model, inputs[0])
     for t, x in enumerate(inputs):
         eager = model.encode_image(x)
-        replayed = graphed(x)   # the graph's own output buffers, overwritten by the next replay
+        replayed = graphed(x)  # the graph's own output buffers, overwritten by the next replay
         assert len(replayed) == len(eager) == 4
         for level, (ours, theirs) in enumerate(zip(replayed, eager)):
             assert ours.shape == theirs.shape, f"frame {t}, level {level}"
-            assert torch.equal(ours, theirs), f"frame {t}, level {level}: " \
-                f"max |diff| {(ours - theirs).abs().max().item()}"
+            assert torch.equal(ours, theirs), (
+                f"frame {t}, level {level}: max |diff| {(ours - theirs).abs().max().item()}"
+            )
 
 
 def test_graphed_session_equals_eager_session_bitwise(model, frames):
@@ -52,9 +54,10 @@ def test_graphed_session_equals_eager_session_bitwise(model, frames):
         session.add_reference(frames[0], first_mask())
     for t in range(1, len(frames)):
         out_g, out_e = graphed.predict(frames[t]), eager.predict(frames[t])
-        assert torch.equal(out_g.logits, out_e.logits), \
+        assert torch.equal(out_g.logits, out_e.logits), (
             f"frame {t}: max |logit diff| {(out_g.logits - out_e.logits).abs().max().item()}"
-        graphed.update(out_e.label_tensor)   # the same label into both memories
+        )
+        graphed.update(out_e.label_tensor)  # the same label into both memories
         eager.update(out_e.label_tensor)
         assert graphed.memory_frames == eager.memory_frames, f"frame {t}"
     assert graphed._graphed_encoder is not None and eager._graphed_encoder is None
@@ -64,7 +67,7 @@ def test_graphed_session_equals_eager_session_bitwise(model, frames):
 def test_device_preprocessing_matches_the_official_resized_tensor():
     case = load_npz("preproc_case.npz")
     image, expected = case["rgb_uint8"], case["input_tensor_f32"]
-    x = preprocess_image(image, device="cuda")   # the on-device path: PyTorch bicubic on the GPU
+    x = preprocess_image(image, device="cuda")  # the on-device path: PyTorch bicubic on the GPU
     assert x.device.type == "cuda" and x.shape == (1, *expected.shape) and x.dtype == torch.float32
     diff = np.abs(x[0].cpu().numpy() - expected).max()
     assert diff < TORCH_PATH_TOLERANCE, f"max |diff| {diff}"

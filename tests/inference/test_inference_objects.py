@@ -1,4 +1,5 @@
 """Object id bookkeeping (spec §5.2, §9.9), object groups, and the palette of the written masks (§5.4, §9.10)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,16 +11,33 @@ from aot_plus.inference.objects import group_label
 from evaluation.palette import DAVIS_PALETTE, save_index_png
 
 DAVIS_COLOURS_0_TO_21 = [
-    (0, 0, 0), (128, 0, 0), (0, 128, 0), (128, 128, 0), (0, 0, 128), (128, 0, 128),
-    (0, 128, 128), (128, 128, 128), (64, 0, 0), (191, 0, 0), (64, 128, 0), (191, 128, 0),
-    (64, 0, 128), (191, 0, 128), (64, 128, 128), (191, 128, 128), (0, 64, 0), (128, 64, 0),
-    (0, 191, 0), (128, 191, 0), (0, 64, 128), (128, 64, 128),
+    (0, 0, 0),
+    (128, 0, 0),
+    (0, 128, 0),
+    (128, 128, 0),
+    (0, 0, 128),
+    (128, 0, 128),
+    (0, 128, 128),
+    (128, 128, 128),
+    (64, 0, 0),
+    (191, 0, 0),
+    (64, 128, 0),
+    (191, 128, 0),
+    (64, 0, 128),
+    (191, 0, 128),
+    (64, 128, 128),
+    (191, 128, 128),
+    (0, 64, 0),
+    (128, 64, 0),
+    (0, 191, 0),
+    (128, 191, 0),
+    (0, 64, 128),
+    (128, 64, 128),
 ]
 
 
 def first_label() -> np.ndarray:
-    return np.array([[0, 1, 1, 3],
-                     [0, 3, 255, 255]], dtype=np.uint8)
+    return np.array([[0, 1, 1, 3], [0, 3, 255, 255]], dtype=np.uint8)
 
 
 def test_first_label_with_ignore_pixels_gives_the_official_object_list():
@@ -42,7 +60,7 @@ def test_later_objects_are_appended_without_shifting_earlier_indices():
     objects = ObjectIds()
     objects.register(first_label())
     later = np.array([[7, 1], [2, 255]], dtype=np.uint8)
-    assert objects.register(later) == [2, 7]   # new ids in sorted order, after the known ones
+    assert objects.register(later) == [2, 7]  # new ids in sorted order, after the known ones
     assert objects.ids == [0, 1, 3, 255, 2, 7]
     assert objects.to_indices(first_label()).tolist() == [[0, 1, 1, 2], [0, 2, 3, 3]]
     assert objects.to_indices(later).tolist() == [[5, 1], [4, 3]]

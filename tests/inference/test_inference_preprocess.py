@@ -1,4 +1,5 @@
 """Test-time resizing and normalisation against the official preprocessing (spec §5.3, §9.2)."""
+
 from __future__ import annotations
 
 import json
@@ -17,24 +18,30 @@ from tests.official_data import load_npz
 TORCH_PATH_TOLERANCE = 2e-4
 
 PREPROC_CASE = load_npz("preproc_case.npz")
-OFFICIAL_SIZE_CASES = [(tuple(c["in_hw"]), tuple(c["out_hw"]))
-                       for c in json.loads(str(PREPROC_CASE["meta"]))["size_cases"]]
+OFFICIAL_SIZE_CASES = [
+    (tuple(c["in_hw"]), tuple(c["out_hw"])) for c in json.loads(str(PREPROC_CASE["meta"]))["size_cases"]
+]
 
 
-@pytest.mark.parametrize("size_in, size_out", OFFICIAL_SIZE_CASES, ids=[f"{h}x{w}" for (h, w), _ in OFFICIAL_SIZE_CASES])
+@pytest.mark.parametrize(
+    "size_in, size_out", OFFICIAL_SIZE_CASES, ids=[f"{h}x{w}" for (h, w), _ in OFFICIAL_SIZE_CASES]
+)
 def test_size_of_every_recorded_official_case(size_in, size_out):
     assert input_size(*size_in) == size_out
 
 
-@pytest.mark.parametrize("size_in, size_out", [
-    ((600, 800), (593, 801)),       # no scaling, 599/16 = 37.44 -> 37
-    ((1041, 1041), (1041, 1041)),   # long edge capped to 1040 then snapped back up to 16*65+1
-    ((360, 640), (353, 641)),       # 359/16 = 22.44 -> 22
-    ((1080, 1920), (577, 1041)),
-    ((480, 854), (481, 849)),
-    ((33, 49), (33, 49)),           # already 16k+1: unchanged
-    ((24, 40), (17, 33)),           # 23/16 = 1.4375 -> 1, 39/16 = 2.4375 -> 2
-])
+@pytest.mark.parametrize(
+    "size_in, size_out",
+    [
+        ((600, 800), (593, 801)),  # no scaling, 599/16 = 37.44 -> 37
+        ((1041, 1041), (1041, 1041)),  # long edge capped to 1040 then snapped back up to 16*65+1
+        ((360, 640), (353, 641)),  # 359/16 = 22.44 -> 22
+        ((1080, 1920), (577, 1041)),
+        ((480, 854), (481, 849)),
+        ((33, 49), (33, 49)),  # already 16k+1: unchanged
+        ((24, 40), (17, 33)),  # 23/16 = 1.4375 -> 1, 39/16 = 2.4375 -> 2
+    ],
+)
 def test_size_table_of_the_spec(size_in, size_out):
     assert input_size(*size_in) == size_out
 
@@ -72,9 +79,16 @@ def test_preprocessed_unresized_frames_match_the_official_tensor_bit_exactly(fra
     assert np.array_equal(x[0].numpy(), case[f"input_f32_frame{frame}"])
 
 
-@pytest.mark.parametrize("image", [np.zeros((33, 49, 3), np.float32), np.zeros((33, 49), np.uint8),
-                                   np.zeros((33, 49, 4), np.uint8), np.zeros((0, 0, 3), np.uint8)],
-                         ids=["float", "grey", "rgba", "0x0"])
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.zeros((33, 49, 3), np.float32),
+        np.zeros((33, 49), np.uint8),
+        np.zeros((33, 49, 4), np.uint8),
+        np.zeros((0, 0, 3), np.uint8),
+    ],
+    ids=["float", "grey", "rgba", "0x0"],
+)
 def test_non_rgb_uint8_input_is_refused(image):
     with pytest.raises(ValueError, match=r"expected an RGB image as a non-empty \(H, W, 3\) uint8 array"):
         preprocess_image(image)

@@ -2,6 +2,7 @@
 
 49 x 65 = (16*3+1) x (16*4+1): a 4 x 5 token grid and 13 x 17 logits, so each frame costs milliseconds.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,8 +25,11 @@ def aot_model() -> torch.nn.Module:
 @pytest.fixture(scope="module")
 def deaot_model() -> torch.nn.Module:
     torch.manual_seed(1)
-    return build_model(ModelConfig(name="deaot_mobilenet", family="deaot", encoder="mobilenetv2",
-                                   num_layers=2, self_heads=1, att_heads=1))
+    return build_model(
+        ModelConfig(
+            name="deaot_mobilenet", family="deaot", encoder="mobilenetv2", num_layers=2, self_heads=1, att_heads=1
+        )
+    )
 
 
 @pytest.fixture(params=["aot", "deaot"])
@@ -39,7 +43,7 @@ def video(seed: int, num_frames: int, size: tuple[int, int] = (HEIGHT, WIDTH)) -
     frames = []
     for t in range(num_frames):
         frame = rng.integers(0, 120, size=(*size, 3), dtype=np.uint8)
-        frame[10:30, 5 + t:25 + t] = (230, 200, 40)
+        frame[10:30, 5 + t : 25 + t] = (230, 200, 40)
         frames.append(frame)
     return frames
 
@@ -54,7 +58,7 @@ def stripes_mask(ids: list[int], size: tuple[int, int] = (HEIGHT, WIDTH)) -> np.
     """One vertical stripe per id, left to right, background on the right."""
     mask = np.zeros(size, dtype=np.uint8)
     for i, object_id in enumerate(ids):
-        mask[:, 5 * i:5 * i + 5] = object_id
+        mask[:, 5 * i : 5 * i + 5] = object_id
     return mask
 
 
@@ -166,7 +170,7 @@ def test_bad_reference_masks_are_refused(aot_model):
 
 
 def test_twelve_objects_run_in_two_groups_and_merge_like_the_official_engine(aot_model):
-    ids = [3 * i + 2 for i in range(12)]   # 2, 5, ..., 35: ids unlike their indices
+    ids = [3 * i + 2 for i in range(12)]  # 2, 5, ..., 35: ids unlike their indices
     frames = video(8, 4)
     session = InferenceSession(aot_model, memory="restricted", long_term_gap=2)
     session.add_reference(frames[0], stripes_mask(ids))
@@ -175,10 +179,11 @@ def test_twelve_objects_run_in_two_groups_and_merge_like_the_official_engine(aot
         out = session.step(frame)
         assert out.logits.shape == (2, 11, *LOGIT_SIZE)
         assert out.probs.shape == (1, 21, HEIGHT, WIDTH)
-        assert not torch.equal(out.logits[0], out.logits[1])   # each group has its own memory
+        assert not torch.equal(out.logits[0], out.logits[1])  # each group has its own memory
         # Official soft aggregation: product of the backgrounds, clamp, logit, softmax.
-        upsampled = torch.nn.functional.interpolate(out.logits, size=(HEIGHT, WIDTH), mode="bilinear",
-                                                    align_corners=True)
+        upsampled = torch.nn.functional.interpolate(
+            out.logits, size=(HEIGHT, WIDTH), mode="bilinear", align_corners=True
+        )
         probs = torch.softmax(upsampled, dim=1)
         merged = torch.cat([probs[:1, :1] * probs[1:, :1], probs[:1, 1:], probs[1:, 1:]], dim=1)
         expected = torch.softmax(torch.logit(merged.clamp(1e-5, 1 - 1e-5)), dim=1)
@@ -201,7 +206,7 @@ def test_later_reference_adds_an_object_and_keeps_the_memory(aot_model):
     session.add_reference(frames[4], new_object)
     assert session.object_ids == [0, 4, 9]
     assert session.frame_index == 4
-    assert session.memory_frames == [0, 2, 4]   # the new frame is written, nothing is reset
+    assert session.memory_frames == [0, 2, 4]  # the new frame is written, nothing is reset
     session.step(frames[5])
     session.step(frames[6])
     assert session.memory_frames == [0, 2, 4, 6]
@@ -244,7 +249,7 @@ def test_session_leaves_the_model_parameters_untouched(any_model):
 
 
 def test_interleaved_sessions_on_one_model_do_not_interfere(any_model):
-    video_a, video_b = video(13, 12), video(14, 12, size=(33, 81))   # other size: other token grid
+    video_a, video_b = video(13, 12), video(14, 12, size=(33, 81))  # other size: other token grid
     mask_a, mask_b = square_mask(1), stripes_mask([1, 2, 3], size=(33, 81))
     first_a, first_b = InferenceSession(any_model, long_term_gap=1), InferenceSession(any_model, long_term_gap=1)
     alone_a, alone_b = run(first_a, video_a, mask_a), run(first_b, video_b, mask_b)
@@ -254,7 +259,7 @@ def test_interleaved_sessions_on_one_model_do_not_interfere(any_model):
     session_a.add_reference(video_a[0], mask_a)
     session_b.add_reference(video_b[0], mask_b)
     for t in range(1, 12):
-        pending_b = session_b.predict(video_b[t])   # b waits for its update while a runs a whole step
+        pending_b = session_b.predict(video_b[t])  # b waits for its update while a runs a whole step
         assert torch.equal(session_a.step(video_a[t]).logits, alone_a[t - 1])
         session_b.update(pending_b.label)
         assert torch.equal(pending_b.logits, alone_b[t - 1])
@@ -273,8 +278,8 @@ def test_later_reference_beyond_ten_objects_shows_the_new_object_as_background_t
     eleventh = np.zeros((HEIGHT, WIDTH), np.uint8)
     eleventh[40:, 55:] = 11
     session.add_reference(frames[2], eleventh)
-    assert 11 not in seen[0]                 # group 0's memory write: object 11 belongs to group 1
-    assert seen[1] == [0, 1]                 # group 1's reference: its first object, renumbered to 1
+    assert 11 not in seen[0]  # group 0's memory write: object 11 belongs to group 1
+    assert seen[1] == [0, 1]  # group 1's reference: its first object, renumbered to 1
 
 
 def test_later_reference_with_restricted_memory_scores_the_forced_write(any_model):
@@ -284,7 +289,7 @@ def test_later_reference_with_restricted_memory_scores_the_forced_write(any_mode
     session.step(frames[1])
     new_object = np.zeros((HEIGHT, WIDTH), np.uint8)
     new_object[35:45, 40:60] = 2
-    session.add_reference(frames[2], new_object)   # not a gap frame: the write is forced
+    session.add_reference(frames[2], new_object)  # not a gap frame: the write is forced
     assert session.memory_frames == [0, 2] and session.object_ids == [0, 1, 2]
     out = session.step(frames[3])
     assert out.probs.shape[1] == 11

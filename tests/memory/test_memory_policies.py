@@ -84,9 +84,13 @@ def test_model_yaml_holds_the_family_defaults_of_the_restricted_bank() -> None:
     assert model_memory_config(aot, "restricted") == RestrictedMemoryConfig(update_before_full=False)
     assert model_memory_config(deaot, "restricted") == RestrictedMemoryConfig(update_before_full=True)
     assert model_memory_config(aot, "restricted", {"recent_frames": 4}) == RestrictedMemoryConfig(
-        recent_frames=4, update_before_full=False)
+        recent_frames=4, update_before_full=False
+    )
     assert model_memory_config(aot, "restricted", {"update_before_full": True}).update_before_full
-    assert model_memory_config(aot, "fifo") == FifoConfig() and model_memory_config(aot, "unrestricted") == UnrestrictedConfig()
+    assert (
+        model_memory_config(aot, "fifo") == FifoConfig()
+        and model_memory_config(aot, "unrestricted") == UnrestrictedConfig()
+    )
     for name in ("aott", "aots", "aotb"):
         assert not model_memory_config(load_model_config(name), "restricted").update_before_full
 

@@ -4,6 +4,7 @@ The key lists ``tests/data/official/keys_r50_*.txt`` (tab-separated key and shap
 were dumped from the official RMem models; a model that matches them key for key loads the released
 checkpoints unchanged.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -43,7 +44,7 @@ def test_parameter_count(r50_models, name):
 def test_frozen_batchnorm_holds_four_buffers_and_no_batch_counter(r50_models, name):
     model = r50_models[name]
     frozen = [m for m in model.modules() if isinstance(m, FrozenBatchNorm2d)]
-    assert len(frozen) == 43   # stem, 3 per bottleneck (3 + 4 + 6 of them), one per downsample branch
+    assert len(frozen) == 43  # stem, 3 per bottleneck (3 + 4 + 6 of them), one per downsample branch
     for module in frozen:
         assert list(module.parameters()) == []
         assert [name for name, _ in module.named_buffers()] == ["weight", "bias", "running_mean", "running_var"]
@@ -88,8 +89,9 @@ def test_the_model_class_decides_the_family():
     assert type(build_model("r50_deaotl")) is DeAOT and DeAOT.family == "deaot" and AOT.family == "aot"
 
 
-def propagate_two_frames(model: torch.nn.Module, first: torch.Tensor, second: torch.Tensor,
-                         one_hot: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
+def propagate_two_frames(
+    model: torch.nn.Module, first: torch.Tensor, second: torch.Tensor, one_hot: torch.Tensor
+) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
     """Reference pass on ``first`` with its mask, then one propagated pass on ``second``.
 
     Returns the features of ``second``, the ID embedding of the mask and the logits of ``second``.

@@ -1,4 +1,5 @@
 """The RMem temporal embedding: which learned slot each long-term memory entry gets (spec §2.5, §9.4)."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """The training forward pass: the id shuffle switch."""
+
 from __future__ import annotations
 
 import torch
@@ -24,8 +25,8 @@ def _loss(step: SequenceTrainingStep, seed: int) -> float:
 
 def test_id_shuffle_draws_a_permutation_and_can_be_switched_off():
     torch.manual_seed(0)
-    model = build_model(ModelConfig(encoder="mobilenetv2", num_layers=1)).eval()   # eval: no DropPath noise
+    model = build_model(ModelConfig(encoder="mobilenetv2", num_layers=1)).eval()  # eval: no DropPath noise
     shuffled = SequenceTrainingStep(model, long_term_gap=1)
     fixed = SequenceTrainingStep(model, long_term_gap=1, id_shuffle=False)
-    assert _loss(shuffled, 1) != _loss(shuffled, 2)       # another permutation, another loss
-    assert _loss(fixed, 1) == _loss(fixed, 2)             # identity ids: the generator is not used
+    assert _loss(shuffled, 1) != _loss(shuffled, 2)  # another permutation, another loss
+    assert _loss(fixed, 1) == _loss(fixed, 2)  # identity ids: the generator is not used

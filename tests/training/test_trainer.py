@@ -4,6 +4,7 @@ determinism, exact resume, the checkpoint layout and the three ways to initialis
 Every run is an AOT-T (``aott``) on 33x33 crops of 3-frame clips, batch 2, from a 5-video synthetic
 dataset (4 training videos, so an epoch is 2 steps and a resume at step 1 lands mid-epoch).
 """
+
 from __future__ import annotations
 
 import csv
@@ -28,10 +29,22 @@ from aot_plus.training.sequence import SequenceTrainingStep
 from aot_plus.training.trainer import Trainer, TrainRun, checkpoint_steps, initialise
 
 MODEL = "aott"
-TINY = dict(total_steps=2, batch_size=2, seq_len=3, max_gap=1, long_term_gap=1, crop_size=33, short_edge=40,
-            scale=(0.9, 1.1), save_every=1, keep_checkpoints=1, workers=0, seed=0)
-FROZEN_ENCODER_PREFIXES = tuple(f"encoder.features.{i}." for i in range(4))   # MobileNetV2 stem + stage 1
-UNUSED_PARAMETER = "linear_KMem"   # kept for the official checkpoint layout, never used (RMEM_SPEC §8.1.10)
+TINY = dict(
+    total_steps=2,
+    batch_size=2,
+    seq_len=3,
+    max_gap=1,
+    long_term_gap=1,
+    crop_size=33,
+    short_edge=40,
+    scale=(0.9, 1.1),
+    save_every=1,
+    keep_checkpoints=1,
+    workers=0,
+    seed=0,
+)
+FROZEN_ENCODER_PREFIXES = tuple(f"encoder.features.{i}." for i in range(4))  # MobileNetV2 stem + stage 1
+UNUSED_PARAMETER = "linear_KMem"  # kept for the official checkpoint layout, never used (RMEM_SPEC §8.1.10)
 ID_BANK_KEYS = ("patch_wise_id_bank.weight", "patch_wise_id_bank.bias")
 PE_KEYS = ("cur_pos_emb", "mem_pos_emb")
 
@@ -59,8 +72,9 @@ def assert_tensors_equal(actual: dict, expected: dict) -> None:
 
 def optimizer_state_by_name(optimizer_state: dict) -> dict[str, dict]:
     """AdamW state per parameter name (each param group holds one named tensor)."""
-    return {group["name"]: optimizer_state["state"].get(group["params"][0], {})
-            for group in optimizer_state["param_groups"]}
+    return {
+        group["name"]: optimizer_state["state"].get(group["params"][0], {}) for group in optimizer_state["param_groups"]
+    }
 
 
 def assert_optimizer_states_equal(actual: dict, expected: dict) -> None:
@@ -77,8 +91,11 @@ def log_rows(out: Path) -> list[dict]:
 
 
 def folder_digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 # ---------------------------------------------------------------------------------------------- fixtures
@@ -95,8 +112,9 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
-    return generate_dataset(tmp_path_factory.mktemp("trainer") / "data", videos=5, frames=8, seed=3,
-                            height=48, width=64)
+    return generate_dataset(
+        tmp_path_factory.mktemp("trainer") / "data", videos=5, frames=8, seed=3, height=48, width=64
+    )
 
 
 @pytest.fixture(scope="module")
@@ -107,8 +125,11 @@ def sequential_run(data, tmp_path_factory) -> dict:
     trainer = make_trainer(data, out, cfg)
     initial = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     trainer.train()
-    return {"trainer": trainer, "initial": initial,
-            "after": {step: load(out / "ckpt" / f"save_step_{step}.pth") for step in (1, 2, 3)}}
+    return {
+        "trainer": trainer,
+        "initial": initial,
+        "after": {step: load(out / "ckpt" / f"save_step_{step}.pth") for step in (1, 2, 3)},
+    }
 
 
 @pytest.fixture(scope="module")
@@ -136,15 +157,22 @@ def test_one_step_changes_the_trainable_weights_and_nothing_frozen(sequential_ru
     unchanged = sorted(n for n in trainable if torch.equal(after[n], before[n]))
     assert unchanged == sorted(n for n in trainable if UNUSED_PARAMETER in n) != []
     changed = trainable - set(unchanged)
-    for part in ("LSTT.", "decoder.", "encoder.features.4.", "encoder_projector.", "patch_wise_id_bank.",
-                 "cur_pos_emb", "mem_pos_emb"):
+    for part in (
+        "LSTT.",
+        "decoder.",
+        "encoder.features.4.",
+        "encoder_projector.",
+        "patch_wise_id_bank.",
+        "cur_pos_emb",
+        "mem_pos_emb",
+    ):
         assert any(n.startswith(part) for n in changed), part
 
 
 def test_id_bank_stays_frozen_once_sequential_training_starts(sequential_run):
     initial, after = sequential_run["initial"], sequential_run["after"]
     for key in ID_BANK_KEYS:
-        assert not torch.equal(after[1]["state_dict"][key], initial[key]), key   # step 0 is not sequential
+        assert not torch.equal(after[1]["state_dict"][key], initial[key]), key  # step 0 is not sequential
         assert torch.equal(after[3]["state_dict"][key], after[1]["state_dict"][key]), key
     for key in ("LSTT.layers.0.linear_Q.weight", "decoder.conv_out.weight", "encoder_projector.weight"):
         assert not torch.equal(after[3]["state_dict"][key], after[2]["state_dict"][key]), key
@@ -159,7 +187,8 @@ def test_id_bank_stays_frozen_once_sequential_training_starts(sequential_run):
     assert groups["patch_wise_id_bank.weight"]["weight_decay"] == 0.0
     assert groups["LSTT.layers.0.linear_Q.weight"]["lr"] == pytest.approx(learning_rate(2, 3, 2e-4, 1e-5))
     assert groups["encoder.features.4.conv.0.0.weight"]["lr"] == pytest.approx(
-        learning_rate(2, 3, 2e-4, 1e-5, encoder=True))
+        learning_rate(2, 3, 2e-4, 1e-5, encoder=True)
+    )
 
 
 def test_zero_aux_weight_removes_only_the_reference_frame_loss():
@@ -174,7 +203,7 @@ def test_zero_aux_weight_removes_only_the_reference_frame_loss():
     obj_nums = [2, 1]
 
     def gradients(aux_weight: float) -> dict[str, torch.Tensor]:
-        torch.manual_seed(2)   # the same DropPath draws
+        torch.manual_seed(2)  # the same DropPath draws
         model.zero_grad(set_to_none=True)
         loss = step(images, labels, obj_nums, 1.0, aux_weight, False, torch.Generator().manual_seed(3))
         loss.total.backward()
@@ -192,14 +221,15 @@ def test_zero_aux_weight_removes_only_the_reference_frame_loss():
 def test_two_identical_runs_with_worker_processes_give_identical_weights(data, uninterrupted, tmp_path):
     make_trainer(data, tmp_path, tiny_config(workers=2)).train()
     for folder in ("ckpt", "ema_ckpt"):
-        assert_tensors_equal(load(tmp_path / folder / "save_step_2.pth")["state_dict"],
-                             load(uninterrupted / folder / "save_step_2.pth")["state_dict"])
+        assert_tensors_equal(
+            load(tmp_path / folder / "save_step_2.pth")["state_dict"],
+            load(uninterrupted / folder / "save_step_2.pth")["state_dict"],
+        )
     without_time = [{k: v for k, v in row.items() if k != "seconds"} for row in log_rows(tmp_path)]
     assert without_time == [{k: v for k, v in row.items() if k != "seconds"} for row in log_rows(uninterrupted)]
 
 
-def test_run_killed_while_saving_then_resumed_equals_the_uninterrupted_run(data, uninterrupted, tmp_path,
-                                                                          monkeypatch):
+def test_run_killed_while_saving_then_resumed_equals_the_uninterrupted_run(data, uninterrupted, tmp_path, monkeypatch):
     """Killed while writing the step-2 checkpoint, resumed from step 1 (mid-epoch), without worker processes:
     model, EMA and optimiser end bitwise equal to the uninterrupted run's, and the log has each step once."""
     cfg = tiny_config()
@@ -215,7 +245,7 @@ def test_run_killed_while_saving_then_resumed_equals_the_uninterrupted_run(data,
         make_trainer(data, tmp_path, cfg).train()
     monkeypatch.undo()
     assert checkpoint_steps(tmp_path / "ckpt") == [1]
-    assert [row["step"] for row in log_rows(tmp_path)] == ["0", "1"]   # step 1 ran again after the resume
+    assert [row["step"] for row in log_rows(tmp_path)] == ["0", "1"]  # step 1 ran again after the resume
 
     resumed = make_trainer(data, tmp_path, cfg, resume=True)
     assert resumed.start_step == 1 and resumed.batches_per_epoch == 2
@@ -226,8 +256,10 @@ def test_run_killed_while_saving_then_resumed_equals_the_uninterrupted_run(data,
     assert_tensors_equal(ours["state_dict"], theirs["state_dict"])
     assert_tensors_equal(ours["ema"], theirs["ema"])
     assert_optimizer_states_equal(ours["optimizer"], theirs["optimizer"])
-    assert_tensors_equal(load(tmp_path / "ema_ckpt" / "save_step_2.pth")["state_dict"],
-                         load(uninterrupted / "ema_ckpt" / "save_step_2.pth")["state_dict"])
+    assert_tensors_equal(
+        load(tmp_path / "ema_ckpt" / "save_step_2.pth")["state_dict"],
+        load(uninterrupted / "ema_ckpt" / "save_step_2.pth")["state_dict"],
+    )
     rows, reference_rows = log_rows(tmp_path), log_rows(uninterrupted)
     assert [row["step"] for row in rows] == ["0", "1"]
     for row, reference in zip(rows, reference_rows):
@@ -239,7 +271,7 @@ def test_fp16_run_saves_its_gradient_scaler_and_resume_restores_it(data, tmp_pat
     make_trainer(data, tmp_path, cfg, amp="fp16").train()
     saved = load(tmp_path / "ckpt" / "save_step_1.pth")["scaler"]
     # After one step from 2^16 the scale either grew its tracker or halved on an overflow.
-    assert (saved["scale"], saved["_growth_tracker"]) in {(2.0 ** 16, 1), (2.0 ** 15, 0)}
+    assert (saved["scale"], saved["_growth_tracker"]) in {(2.0**16, 1), (2.0**15, 0)}
     assert make_trainer(data, tmp_path, cfg, amp="fp16", resume=True).scaler.state_dict() == saved
 
 
@@ -276,7 +308,8 @@ def damage(path: Path, how: str) -> None:
 
 @pytest.mark.parametrize("how", ["truncated", "empty", "nan"])
 def test_resume_past_a_damaged_newest_checkpoint_falls_back_and_equals_the_uninterrupted_run(
-        data, two_checkpoints, uninterrupted, tmp_path, caplog, how):
+    data, two_checkpoints, uninterrupted, tmp_path, caplog, how
+):
     out = copy_run(two_checkpoints, tmp_path)
     bad = out / "ckpt" / "save_step_2.pth"
     damage(bad, how)
@@ -322,15 +355,21 @@ def test_resume_with_other_settings_is_refused_listing_them_and_touches_nothing(
         Trainer(tiny_config(keep_checkpoints=2, seed=1, batch_size=4), run)
     message = str(info.value)
     assert message.startswith(f"{out / 'config.yaml'}: ") and "\n" not in message
-    for change in ("train.batch_size: 2 -> 4", "train.seed: 0 -> 1", "run.model: aott -> aots",
-                   "model.name: aott -> aots", "model.num_layers: 1 -> 2"):
+    for change in (
+        "train.batch_size: 2 -> 4",
+        "train.seed: 0 -> 1",
+        "run.model: aott -> aots",
+        "model.name: aott -> aots",
+        "model.num_layers: 1 -> 2",
+    ):
         assert change in message
     assert "--allow-config-change" in message
     assert folder_digest(out) == before
 
 
-def test_allowed_change_to_a_model_the_weights_do_not_fit_is_one_line_naming_the_checkpoint(data, two_checkpoints,
-                                                                                            tmp_path):
+def test_allowed_change_to_a_model_the_weights_do_not_fit_is_one_line_naming_the_checkpoint(
+    data, two_checkpoints, tmp_path
+):
     out = copy_run(two_checkpoints, tmp_path)
     run = TrainRun(model="aots", data_root=data, out_dir=out, device="cpu", resume=True, allow_config_change=True)
     with pytest.raises(CheckpointError, match="other keys or shapes than the aots model") as info:
@@ -349,8 +388,9 @@ def test_resume_may_change_the_workers_and_the_device_and_keeps_the_config(data,
     assert not (out / "config_changes.yaml").exists()
 
 
-def test_allowed_config_change_is_logged_and_recorded_beside_the_original_config(data, two_checkpoints, tmp_path,
-                                                                                 caplog):
+def test_allowed_config_change_is_logged_and_recorded_beside_the_original_config(
+    data, two_checkpoints, tmp_path, caplog
+):
     out = copy_run(two_checkpoints, tmp_path)
     original = (out / "config.yaml").read_text()
     cfg = tiny_config(keep_checkpoints=2, total_steps=3)
@@ -377,8 +417,7 @@ def test_resume_of_a_run_without_config_yaml_is_accepted_with_a_warning(data, tw
     (out / "config.yaml").unlink()
     with caplog.at_level(logging.WARNING, logger="aot_plus.training.trainer"):
         make_trainer(data, out, tiny_config(keep_checkpoints=2), resume=True).train()
-    assert any(str(out / "config.yaml") in message and "cannot be checked" in message
-               for message in caplog.messages)
+    assert any(str(out / "config.yaml") in message and "cannot be checked" in message for message in caplog.messages)
     assert yaml.safe_load((out / "config.yaml").read_text())["train"]["total_steps"] == 2
 
 
@@ -386,7 +425,7 @@ def test_resume_of_a_run_without_config_yaml_is_accepted_with_a_warning(data, tw
 
 
 def test_checkpoints_have_the_official_layout_and_load_strictly(uninterrupted):
-    assert checkpoint_steps(uninterrupted / "ckpt") == [2]      # keep_checkpoints=1 pruned step 1
+    assert checkpoint_steps(uninterrupted / "ckpt") == [2]  # keep_checkpoints=1 pruned step 1
     assert checkpoint_steps(uninterrupted / "ema_ckpt") == [2]
     assert not [p for p in uninterrupted.rglob("*") if p.name.endswith(".tmp")]
     full, ema = load(uninterrupted / "ckpt" / "save_step_2.pth"), load(uninterrupted / "ema_ckpt" / "save_step_2.pth")
@@ -478,8 +517,10 @@ def test_init_from_a_deaot_file_into_an_aot_model_names_the_file(tmp_path):
 
 def test_imagenet_resnet50_file_initialises_only_the_encoder(tmp_path):
     torch.manual_seed(5)
-    imagenet = {k: (torch.rand_like(v) + 0.5 if v.is_floating_point() else v)
-                for k, v in torchvision.models.resnet50(weights=None).state_dict().items()}
+    imagenet = {
+        k: (torch.rand_like(v) + 0.5 if v.is_floating_point() else v)
+        for k, v in torchvision.models.resnet50(weights=None).state_dict().items()
+    }
     path = tmp_path / "resnet50-0676ba61.pth"
     torch.save(imagenet, path)
     model = build_model(ModelConfig(name="r50_tiny", encoder="resnet50", num_layers=1))
@@ -490,7 +531,7 @@ def test_imagenet_resnet50_file_initialises_only_the_encoder(tmp_path):
     encoder_keys = [k for k in state if k.startswith("encoder.")]
     assert len(encoder_keys) == 215
     for key in encoder_keys:
-        assert torch.equal(state[key], imagenet[key[len("encoder."):]]), key
+        assert torch.equal(state[key], imagenet[key[len("encoder.") :]]), key
     for key in state:
         if not key.startswith("encoder."):
             assert torch.equal(state[key], initial[key]), key

@@ -1,4 +1,5 @@
 """Mask decoders."""
+
 from .fpn import FPNSegmentationHead
 
 __all__ = ["FPNSegmentationHead"]

@@ -1,4 +1,5 @@
 """FPN decoder: fuses the propagation output with encoder shortcuts at strides 16, 8 and 4."""
+
 from __future__ import annotations
 
 import torch
@@ -11,8 +12,15 @@ from ..layers.basic import ConvGN, xavier_init_matrices
 class FPNSegmentationHead(nn.Module):
     """Outputs ``out_dim`` identity logits at stride 4."""
 
-    def __init__(self, in_dim: int, out_dim: int, decode_intermediate_input: bool = True, hidden_dim: int = 256,
-                 shortcut_dims: tuple[int, ...] = (24, 32, 96, 1280), align_corners: bool = True):
+    def __init__(
+        self,
+        in_dim: int,
+        out_dim: int,
+        decode_intermediate_input: bool = True,
+        hidden_dim: int = 256,
+        shortcut_dims: tuple[int, ...] = (24, 32, 96, 1280),
+        align_corners: bool = True,
+    ):
         super().__init__()
         self.align_corners = align_corners
         self.decode_intermediate_input = decode_intermediate_input

@@ -1,4 +1,5 @@
 """Image encoders: each returns features at strides 4, 8, 16 and 16 (the last one to be projected)."""
+
 from __future__ import annotations
 
 from torch import nn

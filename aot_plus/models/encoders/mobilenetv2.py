@@ -1,4 +1,5 @@
 """MobileNetV2 at output stride 16 with frozen BatchNorm (the encoder of AOT-T/S/B)."""
+
 from __future__ import annotations
 
 import torch
@@ -8,17 +9,25 @@ from ..layers.normalization import FrozenBatchNorm2d
 
 # (expansion t, channels c, repeats n, stride s) of the standard MobileNetV2.
 _INVERTED_RESIDUAL_SETTING = [
-    (1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1),
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
 ]
 
 
 class ConvBNReLU6(nn.Sequential):
-    def __init__(self, in_planes: int, out_planes: int, kernel_size: int = 3, stride: int = 1,
-                 groups: int = 1, dilation: int = 1):
+    def __init__(
+        self, in_planes: int, out_planes: int, kernel_size: int = 3, stride: int = 1, groups: int = 1, dilation: int = 1
+    ):
         padding = (kernel_size - 1) // 2 * dilation
         super().__init__(
-            nn.Conv2d(in_planes, out_planes, kernel_size, stride, padding, dilation=dilation, groups=groups,
-                      bias=False),
+            nn.Conv2d(
+                in_planes, out_planes, kernel_size, stride, padding, dilation=dilation, groups=groups, bias=False
+            ),
             FrozenBatchNorm2d(out_planes),
             nn.ReLU6(inplace=True),
         )
@@ -59,8 +68,9 @@ class MobileNetV2(nn.Module):
                 stride, first_dilation = s, 1
                 current_stride *= s
             for i in range(n):
-                features.append(InvertedResidual(in_channels, c, stride if i == 0 else 1,
-                                                 first_dilation if i == 0 else rate, t))
+                features.append(
+                    InvertedResidual(in_channels, c, stride if i == 0 else 1, first_dilation if i == 0 else rate, t)
+                )
                 in_channels = c
         features.append(ConvBNReLU6(in_channels, 1280, kernel_size=1))
         self.features = nn.Sequential(*features)

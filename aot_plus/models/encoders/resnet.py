@@ -1,4 +1,5 @@
 """ResNet-50 ("v1.5", stride on the 3x3 conv) truncated after layer3, with frozen BatchNorm."""
+
 from __future__ import annotations
 
 import torch
@@ -48,8 +49,9 @@ class ResNet50(nn.Module):
     def _make_stage(self, planes: int, blocks: int, stride: int) -> nn.Sequential:
         downsample = None
         if stride != 1 or self._inplanes != planes * 4:
-            downsample = nn.Sequential(nn.Conv2d(self._inplanes, planes * 4, 1, stride=stride, bias=False),
-                                       FrozenBatchNorm2d(planes * 4))
+            downsample = nn.Sequential(
+                nn.Conv2d(self._inplanes, planes * 4, 1, stride=stride, bias=False), FrozenBatchNorm2d(planes * 4)
+            )
         layers = [Bottleneck(self._inplanes, planes, stride, downsample)]
         self._inplanes = planes * 4
         layers += [Bottleneck(self._inplanes, planes) for _ in range(1, blocks)]

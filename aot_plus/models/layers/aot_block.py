@@ -6,6 +6,7 @@ depthwise-conv feed-forward. Memories are passed in and returned: the layers hol
 
 Memory entries per layer: long-term ``[K, V]`` each (T, HW, B, C); short-term ``[K, V]`` each (HW, B, C).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,14 +23,15 @@ from .position import temporal_key_embedding
 class AOTLayerState:
     """What a layer computed for the current frame that a memory write needs."""
 
-    key: torch.Tensor            # curr_K, (HW, B, C)
-    value: torch.Tensor          # curr_V before the ID is added, (HW, B, C)
-    short_key: torch.Tensor      # key of the short-term memory candidate
-    short_value: torch.Tensor    # its value before the ID is added
+    key: torch.Tensor  # curr_K, (HW, B, C)
+    value: torch.Tensor  # curr_V before the ID is added, (HW, B, C)
+    short_key: torch.Tensor  # key of the short-term memory candidate
+    short_value: torch.Tensor  # its value before the ID is added
 
 
-def add_temporal_embedding(query: torch.Tensor, keys: torch.Tensor, temporal: torch.Tensor | None
-                           ) -> tuple[torch.Tensor, torch.Tensor]:
+def add_temporal_embedding(
+    query: torch.Tensor, keys: torch.Tensor, temporal: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Adds the RMem temporal embedding: ``temporal[0]`` to the query, a memory slot to each key frame.
 
     ``keys`` is (T, HW, B, C); returns the query and the keys flattened frame-major to (T*HW, B, C).
@@ -45,8 +47,14 @@ def add_temporal_embedding(query: torch.Tensor, keys: torch.Tensor, temporal: to
 class AOTBlock(nn.Module):
     """One AOT+ layer ("SimplifiedTransformerBlock" in the official code; names kept for checkpoints)."""
 
-    def __init__(self, d_model: int = 256, self_heads: int = 8, att_heads: int = 8,
-                 dim_feedforward: int = 1024, droppath: float = 0.1):
+    def __init__(
+        self,
+        d_model: int = 256,
+        self_heads: int = 8,
+        att_heads: int = 8,
+        dim_feedforward: int = 1024,
+        droppath: float = 0.1,
+    ):
         super().__init__()
         self.norm1 = nn.LayerNorm(d_model)
         self.self_attn = MultiheadAttention(d_model, self_heads)
@@ -67,23 +75,31 @@ class AOTBlock(nn.Module):
         self.droppath = DropPath(droppath, batch_dim=1)
         xavier_init_matrices(self)
 
-    def memory_entries(self, state: AOTLayerState, id_emb: torch.Tensor
-                       ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    def memory_entries(
+        self, state: AOTLayerState, id_emb: torch.Tensor
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Long-term entry and short-term memory of this frame, given its ID embedding."""
         long_entry = [state.key, self.linear_V(state.value + id_emb)]
         short_entry = [state.short_key, self.linear_VMem(state.short_value + id_emb)]
         return long_entry, short_entry
 
-    def long_term_attention_mass(self, state: AOTLayerState, long_keys: torch.Tensor,
-                                 temporal: torch.Tensor | None) -> torch.Tensor:
+    def long_term_attention_mass(
+        self, state: AOTLayerState, long_keys: torch.Tensor, temporal: torch.Tensor | None
+    ) -> torch.Tensor:
         """(B, HW, T): this frame's long-term attention summed over each of the memory frames ``long_keys``."""
         query, keys = add_temporal_embedding(state.key, long_keys, temporal)
         return memory_attention_mass(query, keys, self.long_term_attn.num_heads, long_keys.shape[0])
 
-    def forward(self, tgt: torch.Tensor, long_memory: list[torch.Tensor] | None,
-                short_memory: list[torch.Tensor] | None, id_emb: torch.Tensor | None,
-                self_pos: torch.Tensor, size_2d: tuple[int, int], temporal: torch.Tensor | None
-                ) -> tuple[torch.Tensor, AOTLayerState]:
+    def forward(
+        self,
+        tgt: torch.Tensor,
+        long_memory: list[torch.Tensor] | None,
+        short_memory: list[torch.Tensor] | None,
+        id_emb: torch.Tensor | None,
+        self_pos: torch.Tensor,
+        size_2d: tuple[int, int],
+        temporal: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, AOTLayerState]:
         x = self.norm1(tgt)
         q_self = x + self_pos
         tgt = tgt + self.droppath(self.self_attn(q_self, q_self, x))
@@ -114,25 +130,46 @@ class AOTBlock(nn.Module):
 class LongShortTermTransformer(nn.Module):
     """Stack of AOT+ layers with LayerNorms on the outputs that feed the decoder."""
 
-    def __init__(self, num_layers: int = 3, d_model: int = 256, self_heads: int = 8, att_heads: int = 8,
-                 dim_feedforward: int = 1024, droppath: float = 0.1, intermediate_norm: bool = True):
+    def __init__(
+        self,
+        num_layers: int = 3,
+        d_model: int = 256,
+        self_heads: int = 8,
+        att_heads: int = 8,
+        dim_feedforward: int = 1024,
+        droppath: float = 0.1,
+        intermediate_norm: bool = True,
+    ):
         super().__init__()
-        self.layers = nn.ModuleList([
-            AOTBlock(d_model, self_heads, att_heads, dim_feedforward, droppath) for _ in range(num_layers)
-        ])
+        self.layers = nn.ModuleList(
+            [AOTBlock(d_model, self_heads, att_heads, dim_feedforward, droppath) for _ in range(num_layers)]
+        )
         num_norms = num_layers if intermediate_norm else 1
         self.decoder_norms = nn.ModuleList([nn.LayerNorm(d_model) for _ in range(num_norms)])
         self.intermediate_norm = intermediate_norm
 
-    def forward(self, tgt: torch.Tensor, long_memories, short_memories, id_emb: torch.Tensor | None,
-                self_pos: torch.Tensor, size_2d: tuple[int, int], temporal: torch.Tensor | None):
+    def forward(
+        self,
+        tgt: torch.Tensor,
+        long_memories,
+        short_memories,
+        id_emb: torch.Tensor | None,
+        self_pos: torch.Tensor,
+        size_2d: tuple[int, int],
+        temporal: torch.Tensor | None,
+    ):
         """Returns (decoder inputs, per-layer states)."""
         outputs, states = [], []
         for i, layer in enumerate(self.layers):
             tgt, state = layer(
-                tgt, None if long_memories is None else long_memories[i],
+                tgt,
+                None if long_memories is None else long_memories[i],
                 None if short_memories is None else short_memories[i],
-                id_emb, self_pos, size_2d, temporal)
+                id_emb,
+                self_pos,
+                size_2d,
+                temporal,
+            )
             outputs.append(tgt)
             states.append(state)
         outputs[-1] = self.decoder_norms[-1](outputs[-1])

@@ -6,6 +6,7 @@ attention each query pays to each long-term memory frame; ``memory_attention_mas
 a memory write asks for it, with an SDPA call whose values are frame-membership indicators, so the
 full attention matrix is never materialised.
 """
+
 from __future__ import annotations
 
 import torch
@@ -38,8 +39,7 @@ def _matmul_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout
     return F.dropout(attn, dropout) @ v
 
 
-def memory_attention_mass(query: torch.Tensor, keys: torch.Tensor, num_heads: int, num_frames: int
-                          ) -> torch.Tensor:
+def memory_attention_mass(query: torch.Tensor, keys: torch.Tensor, num_heads: int, num_frames: int) -> torch.Tensor:
     """Attention of every query summed over the keys of each memory frame, averaged over heads.
 
     ``query`` (L, B, H*D) and ``keys`` (T*HW, B, H*D) laid out frame-major, as the attention saw them.
@@ -84,8 +84,16 @@ class MultiheadAttention(nn.Module):
 class GatedPropagation(nn.Module):
     """DeAOT's gated attention: attention output times a gate U, then a depthwise conv and projection."""
 
-    def __init__(self, d_qk: int, d_vu: int, num_heads: int = 8, dropout: float = 0.0,
-                 use_linear: bool = True, d_att: int | None = None, expand_ratio: float = 2.0):
+    def __init__(
+        self,
+        d_qk: int,
+        d_vu: int,
+        num_heads: int = 8,
+        dropout: float = 0.0,
+        use_linear: bool = True,
+        d_att: int | None = None,
+        expand_ratio: float = 2.0,
+    ):
         super().__init__()
         self.expand_d_vu = int(d_vu * expand_ratio)
         self.d_vu = d_vu
@@ -113,8 +121,9 @@ class GatedPropagation(nn.Module):
         x2 = x2.view(length, batch, self.num_heads, -1)
         return torch.cat([x1, x2], dim=-1).view(length, batch, -1)
 
-    def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, u: torch.Tensor,
-                size_2d: tuple[int, int]) -> torch.Tensor:
+    def forward(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, u: torch.Tensor, size_2d: tuple[int, int]
+    ) -> torch.Tensor:
         if self.use_linear:
             q = k = self.linear_QK(q)
             v1, v2 = torch.split(v, self.d_vu // 2, dim=-1)
@@ -134,16 +143,25 @@ class LocalGatedPropagation(nn.Module):
     softmax weight is exactly zero), which lets the aggregation be a dense matmul over a sparse matrix.
     """
 
-    def __init__(self, d_qk: int, d_vu: int, num_heads: int = 1, dropout: float = 0.0, max_dis: int = 7,
-                 d_att: int | None = None, expand_ratio: float = 2.0):
+    def __init__(
+        self,
+        d_qk: int,
+        d_vu: int,
+        num_heads: int = 1,
+        dropout: float = 0.0,
+        max_dis: int = 7,
+        d_att: int | None = None,
+        expand_ratio: float = 2.0,
+    ):
         super().__init__()
         self.expand_d_vu = int(d_vu * expand_ratio)
         self.max_dis = max_dis
         self.window = 2 * max_dis + 1
         self.num_heads = num_heads
         self.d_att = d_qk // num_heads if d_att is None else d_att
-        self.relative_emb_k = nn.Conv2d(self.d_att * num_heads, num_heads * self.window ** 2,
-                                        kernel_size=1, groups=num_heads)
+        self.relative_emb_k = nn.Conv2d(
+            self.d_att * num_heads, num_heads * self.window**2, kernel_size=1, groups=num_heads
+        )
         self.dw_conv = DWConv2d(self.expand_d_vu)
         self.projection = nn.Linear(self.expand_d_vu, d_vu)
         self.dropout = nn.Dropout(dropout)
@@ -155,33 +173,33 @@ class LocalGatedPropagation(nn.Module):
         if key not in self._geometry_cache:
             d = self.max_dis
             offsets = torch.arange(-d, d + 1, device=device)
-            qy, qx = torch.meshgrid(torch.arange(h, device=device), torch.arange(w, device=device),
-                                    indexing="ij")
+            qy, qx = torch.meshgrid(torch.arange(h, device=device), torch.arange(w, device=device), indexing="ij")
             ky = qy.reshape(1, 1, -1) + offsets.view(-1, 1, 1)
             kx = qx.reshape(1, 1, -1) + offsets.view(1, -1, 1)
             inside = (ky >= 0) & (ky < h) & (kx >= 0) & (kx < w)
-            key_index = (ky.clamp(0, h - 1) * w + kx.clamp(0, w - 1)).reshape(self.window ** 2, h * w)
-            self._geometry_cache[key] = (~inside.reshape(self.window ** 2, h * w), key_index)
+            key_index = (ky.clamp(0, h - 1) * w + kx.clamp(0, w - 1)).reshape(self.window**2, h * w)
+            self._geometry_cache[key] = (~inside.reshape(self.window**2, h * w), key_index)
         return self._geometry_cache[key]
 
-    def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, u: torch.Tensor,
-                size_2d: tuple[int, int]) -> torch.Tensor:
+    def forward(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, u: torch.Tensor, size_2d: tuple[int, int]
+    ) -> torch.Tensor:
         """q, k: (B, d_att*H, h, w); v: (B, C_v, h, w); u: (hw, B, C_v). Returns (hw, B, d_vu)."""
         batch, _, h, w = v.shape
         outside, key_index = self._geometry(h, w, v.device)
-        relative = self.relative_emb_k(q).view(batch, self.num_heads, self.window ** 2, h * w)
-        q = q / self.d_att ** 0.5
+        relative = self.relative_emb_k(q).view(batch, self.num_heads, self.window**2, h * w)
+        q = q / self.d_att**0.5
         pad = self.max_dis
         k_windows = F.unfold(F.pad(k, (pad, pad, pad, pad)), kernel_size=self.window)
-        k_windows = k_windows.view(batch * self.num_heads, self.d_att, self.window ** 2, h * w)
+        k_windows = k_windows.view(batch * self.num_heads, self.d_att, self.window**2, h * w)
         q = q.reshape(batch * self.num_heads, self.d_att, 1, h * w)
-        scores = (q * k_windows).sum(dim=1).view(batch, self.num_heads, self.window ** 2, h * w)
+        scores = (q * k_windows).sum(dim=1).view(batch, self.num_heads, self.window**2, h * w)
         scores = scores + relative
         scores = scores.masked_fill(outside, -1e8 if scores.dtype == torch.float32 else -1e4)
         attn = self.dropout(torch.softmax(scores, dim=2))
         # Dense (hw x hw) attention: out-of-image offsets carry weight 0 and land on clamped indices.
         dense = attn.new_zeros(batch, self.num_heads, h * w, h * w)
-        index = key_index.t().expand(batch, self.num_heads, h * w, self.window ** 2)
+        index = key_index.t().expand(batch, self.num_heads, h * w, self.window**2)
         dense.scatter_add_(3, index, attn.transpose(2, 3))
         values = v.view(batch, self.num_heads, -1, h * w).transpose(2, 3)
         out = _merge_heads(dense @ values) * u

@@ -2,6 +2,7 @@
 
 Token sequences are laid out (HW, B, C) with HW flattened row-major; 2-D maps are (B, C, h, w).
 """
+
 from __future__ import annotations
 
 import torch

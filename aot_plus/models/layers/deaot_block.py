@@ -7,6 +7,7 @@ previous frame, and gated self-attention. Memories are passed in and returned: n
 Memory entries per layer: ``[K (·, HW, B, 128), V (·, HW, B, 512), ID_V (·, HW, B, 512)]``; long-term
 entries are stacked over T frames, the short-term memory is the previous frame's entry.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,17 +26,24 @@ from .normalization import GroupNorm1D
 class DeAOTLayerState:
     """What a layer computed for the current frame that a memory write needs."""
 
-    key: torch.Tensor                 # (HW, B, d_att)
-    value: torch.Tensor               # (HW, B, 2*d_model)
+    key: torch.Tensor  # (HW, B, d_att)
+    value: torch.Tensor  # (HW, B, 2*d_model)
     id_value_input: torch.Tensor | None  # normalised ID branch input (None in layer 0)
 
 
 class GatedPropagationModule(nn.Module):
     """One DeAOT layer (names kept for the official checkpoints)."""
 
-    def __init__(self, d_model: int = 256, self_heads: int = 1, att_heads: int = 1,
-                 droppath: float = 0.1, layer_idx: int = 0, max_local_dis: int = 7,
-                 expand_ratio: float = 2.0):
+    def __init__(
+        self,
+        d_model: int = 256,
+        self_heads: int = 1,
+        att_heads: int = 1,
+        droppath: float = 0.1,
+        layer_idx: int = 0,
+        max_local_dis: int = 7,
+        expand_ratio: float = 2.0,
+    ):
         super().__init__()
         expand_d = int(d_model * expand_ratio)
         self.d_model = d_model
@@ -53,10 +61,12 @@ class GatedPropagationModule(nn.Module):
             self.id_norm1 = nn.LayerNorm(d_model)
             self.linear_ID_V = nn.Linear(d_model * 2, expand_d)
             self.linear_ID_U = nn.Linear(d_model, expand_d)
-        self.long_term_attn = GatedPropagation(d_model, d_model * 2, att_heads, use_linear=False,
-                                               d_att=self.d_att, expand_ratio=expand_ratio)
-        self.short_term_attn = LocalGatedPropagation(d_model, d_model * 2, att_heads, max_dis=max_local_dis,
-                                                     d_att=self.d_att, expand_ratio=expand_ratio)
+        self.long_term_attn = GatedPropagation(
+            d_model, d_model * 2, att_heads, use_linear=False, d_att=self.d_att, expand_ratio=expand_ratio
+        )
+        self.short_term_attn = LocalGatedPropagation(
+            d_model, d_model * 2, att_heads, max_dis=max_local_dis, d_att=self.d_att, expand_ratio=expand_ratio
+        )
         self.norm2 = nn.LayerNorm(d_model)
         self.id_norm2 = nn.LayerNorm(d_model)
         self.self_attn = GatedPropagation(d_model * 2, d_model * 2, self_heads, d_att=self.d_att)
@@ -69,23 +79,32 @@ class GatedPropagationModule(nn.Module):
             return F.silu(self.linear_ID_V(id_emb))
         return F.silu(self.linear_ID_V(torch.cat([id_value_input, id_emb], dim=2)))
 
-    def memory_entries(self, state: DeAOTLayerState, id_emb: torch.Tensor
-                       ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    def memory_entries(
+        self, state: DeAOTLayerState, id_emb: torch.Tensor
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Long-term entry and short-term memory of this frame (the same tensors in DeAOT)."""
         entry = [state.key, state.value, self.fuse_id(state.id_value_input, id_emb)]
         return entry, entry
 
-    def long_term_attention_mass(self, state: DeAOTLayerState, long_keys: torch.Tensor,
-                                 temporal: torch.Tensor | None) -> torch.Tensor:
+    def long_term_attention_mass(
+        self, state: DeAOTLayerState, long_keys: torch.Tensor, temporal: torch.Tensor | None
+    ) -> torch.Tensor:
         """(B, HW, T): this frame's long-term attention summed over each of the memory frames ``long_keys``."""
         query, keys = add_temporal_embedding(state.key, long_keys, temporal)
         return memory_attention_mass(query, keys, self.att_heads, long_keys.shape[0])
 
-    def forward(self, tgt: torch.Tensor, tgt_id: torch.Tensor | None, long_memory, short_memory,
-                id_emb: torch.Tensor | None, size_2d: tuple[int, int], temporal: torch.Tensor | None):
+    def forward(
+        self,
+        tgt: torch.Tensor,
+        tgt_id: torch.Tensor | None,
+        long_memory,
+        short_memory,
+        id_emb: torch.Tensor | None,
+        size_2d: tuple[int, int],
+        temporal: torch.Tensor | None,
+    ):
         x = self.norm1(tgt)
-        curr_q, curr_v = torch.split(self.linear_QV(x), [self.d_att * self.att_heads, self.expand_d_model],
-                                     dim=2)
+        curr_q, curr_v = torch.split(self.linear_QV(x), [self.d_att * self.att_heads, self.expand_d_model], dim=2)
         curr_v = F.silu(curr_v)
         curr_u = self.linear_U(x)
         if tgt_id is None:
@@ -107,9 +126,13 @@ class GatedPropagationModule(nn.Module):
         query, keys = add_temporal_embedding(curr_q, long_k, temporal)
         values = torch.cat([long_v.flatten(0, 1), long_id_v.flatten(0, 1)], dim=-1)
         long_out = self.long_term_attn(query, keys, values, gate, size_2d)
-        short_out = self.short_term_attn(seq_to_2d(curr_q, size_2d), seq_to_2d(short_k, size_2d),
-                                         seq_to_2d(torch.cat([short_v, short_id_v], dim=-1), size_2d),
-                                         gate, size_2d)
+        short_out = self.short_term_attn(
+            seq_to_2d(curr_q, size_2d),
+            seq_to_2d(short_k, size_2d),
+            seq_to_2d(torch.cat([short_v, short_id_v], dim=-1), size_2d),
+            gate,
+            size_2d,
+        )
 
         long_vis, long_id = torch.split(long_out, self.d_model, dim=-1)
         short_vis, short_id = torch.split(short_out, self.d_model, dim=-1)
@@ -127,23 +150,36 @@ class GatedPropagationModule(nn.Module):
 class DualBranchGPM(nn.Module):
     """Stack of DeAOT layers; the final visual+ID output is group-normalised for the decoder."""
 
-    def __init__(self, num_layers: int = 3, d_model: int = 256, self_heads: int = 1, att_heads: int = 1,
-                 droppath: float = 0.1):
+    def __init__(
+        self, num_layers: int = 3, d_model: int = 256, self_heads: int = 1, att_heads: int = 1, droppath: float = 0.1
+    ):
         super().__init__()
-        self.layers = nn.ModuleList([
-            GatedPropagationModule(d_model, self_heads, att_heads, droppath, layer_idx=i)
-            for i in range(num_layers)
-        ])
+        self.layers = nn.ModuleList(
+            [GatedPropagationModule(d_model, self_heads, att_heads, droppath, layer_idx=i) for i in range(num_layers)]
+        )
         self.decoder_norms = nn.ModuleList([GroupNorm1D(d_model * 2, groups=2)])
 
-    def forward(self, tgt: torch.Tensor, long_memories, short_memories, id_emb: torch.Tensor | None,
-                self_pos: torch.Tensor | None, size_2d: tuple[int, int], temporal: torch.Tensor | None):
+    def forward(
+        self,
+        tgt: torch.Tensor,
+        long_memories,
+        short_memories,
+        id_emb: torch.Tensor | None,
+        self_pos: torch.Tensor | None,
+        size_2d: tuple[int, int],
+        temporal: torch.Tensor | None,
+    ):
         """Returns (decoder inputs, per-layer states). ``self_pos`` is unused."""
         tgt_id, states = None, []
         for i, layer in enumerate(self.layers):
             tgt, tgt_id, state = layer(
-                tgt, tgt_id, None if long_memories is None else long_memories[i],
+                tgt,
+                tgt_id,
+                None if long_memories is None else long_memories[i],
                 None if short_memories is None else short_memories[i],
-                id_emb, size_2d, temporal)
+                id_emb,
+                size_2d,
+                temporal,
+            )
             states.append(state)
         return [self.decoder_norms[0](torch.cat([tgt, tgt_id], dim=2))], states

@@ -1,4 +1,5 @@
 """Spatial (sine) and temporal (RMem) position embeddings."""
+
 from __future__ import annotations
 
 import math
@@ -6,8 +7,9 @@ import math
 import torch
 
 
-def sine_position_embedding(h: int, w: int, channels: int = 256, temperature: float = 10000.0,
-                            device: torch.device | None = None) -> torch.Tensor:
+def sine_position_embedding(
+    h: int, w: int, channels: int = 256, temperature: float = 10000.0, device: torch.device | None = None
+) -> torch.Tensor:
     """DETR-style normalised sine embedding of an h x w grid, shape (1, channels, h, w).
 
     The first half of the channels encodes the row, the second half the column; each half interleaves
@@ -50,4 +52,4 @@ def temporal_key_embedding(mem_pos_emb: torch.Tensor, num_memories: int) -> torc
     slots = temporal_slot_indices(num_memories, mem_pos_emb.shape[0])
     # Slots are non-decreasing: repeat each one, without an index tensor (no host-to-device copy).
     counts = [slots.count(i) for i in range(mem_pos_emb.shape[0])]
-    return torch.cat([mem_pos_emb[i:i + 1].expand(n, -1) for i, n in enumerate(counts) if n])
+    return torch.cat([mem_pos_emb[i : i + 1].expand(n, -1) for i, n in enumerate(counts) if n])
