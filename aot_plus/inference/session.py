@@ -23,7 +23,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..memory import GroupMemory, MemoryConfig, MemoryEvent, PolicyFactory, model_memory_config, policy_factory
+from ..memory import (
+    GroupMemory,
+    MemoryConfig,
+    MemoryEvent,
+    MemoryPolicy,
+    PolicyFactory,
+    model_memory_config,
+    policy_factory,
+)
 from ..models import AOT, Propagation, mask_unused_slots
 from .objects import ObjectIds, group_label
 from .preprocess import TEST_MAX_SIZE, check_image, preprocess_image
@@ -148,11 +156,11 @@ class InferenceSession:
         self.cuda_graph = cuda_graph
         self._graphed_encoder: _GraphedEncoder | None = None
         self.model = model.eval()
-        self.memory_config: MemoryConfig | None = (
-            model_memory_config(model.cfg, memory) if isinstance(memory, str) else None if callable(memory) else memory
-        )
+        if isinstance(memory, str):
+            memory = model_memory_config(model.cfg, memory)
+        self.memory_config: MemoryConfig | None = None if callable(memory) else memory
         """The memory policy's config; None when the session was given a policy factory."""
-        self._new_policy = policy_factory(memory if self.memory_config is None else self.memory_config)
+        self._new_policy = policy_factory(memory)
         self.long_term_gap = long_term_gap
         self.max_size = max_size
         self.objects = ObjectIds()
@@ -281,7 +289,10 @@ class InferenceSession:
         frame = self._frame
         while len(self._groups) < needed:
             g = len(self._groups)
-            memory = GroupMemory(self.model, self._new_policy(), self.long_term_gap)
+            policy = self._new_policy()
+            if not isinstance(policy, MemoryPolicy):
+                raise TypeError(f"the memory policy factory returned {type(policy).__name__}, not a MemoryPolicy")
+            memory = GroupMemory(self.model, policy, self.long_term_gap)
             id_emb = self._id_embedding(group_label(label, g, needed, self.model.cfg.max_objects))
             memory.start(frame.index, frame.features[-1], id_emb, self._pos_emb)
             self._groups.append(_GroupState(memory))

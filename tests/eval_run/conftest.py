@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -71,6 +72,12 @@ def fresh_run(dataset: Path, checkpoint: Path, tmp_path_factory: pytest.TempPath
     )
     assert process.returncode == 0, process.stderr
     return FreshRun(out, memory_log, process)
+
+
+@pytest.fixture
+def dataset_copy(dataset: Path, tmp_path: Path) -> Path:
+    """A copy of the dataset that a test may break."""
+    return Path(shutil.copytree(dataset, tmp_path / "VOST"))
 
 
 @pytest.fixture

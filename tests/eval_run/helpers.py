@@ -41,3 +41,10 @@ def png_files(out: Path, sequence: str) -> list[Path]:
 def read_ids(path: Path) -> np.ndarray:
     with Image.open(path) as image:
         return np.array(image)
+
+
+def error_line(capsys) -> str:
+    """The one ``error:`` line on stderr (a progress bar may precede it)."""
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error: " in line]
+    assert len(errors) == 1, errors
+    return errors[0][errors[0].index("error: ") :]

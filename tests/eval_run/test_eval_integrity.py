@@ -18,7 +18,7 @@ from aot_plus.eval import main
 from aot_plus.results import RECORD_FILE, folder_lock
 from evaluation.palette import save_index_png
 
-from .helpers import MODEL, png_files, read_ids
+from .helpers import MODEL, error_line, png_files, read_ids
 
 
 def eval_args(dataset: Path, out: Path, checkpoint: Path, *extra: str) -> list[str]:
@@ -36,17 +36,6 @@ def eval_args(dataset: Path, out: Path, checkpoint: Path, *extra: str) -> list[s
         "--no-score",
         *extra,
     ]
-
-
-def error_line(capsys) -> str:
-    errors = [line for line in capsys.readouterr().err.splitlines() if "error: " in line]
-    assert len(errors) == 1, errors
-    return errors[0][errors[0].index("error: ") :]
-
-
-@pytest.fixture
-def dataset_copy(dataset, tmp_path) -> Path:
-    return Path(shutil.copytree(dataset, tmp_path / "VOST"))
 
 
 @pytest.fixture(scope="module")

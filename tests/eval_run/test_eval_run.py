@@ -19,7 +19,7 @@ from PIL import Image
 from aot_plus.eval import main
 from evaluation.palette import DAVIS_PALETTE, save_index_png
 
-from .helpers import FRAMES, HEIGHT, MODEL, WIDTH, png_files, read_ids, run_wrapper, single_thread_env
+from .helpers import FRAMES, HEIGHT, MODEL, WIDTH, error_line, png_files, read_ids, run_wrapper, single_thread_env
 
 HEADLINE = re.compile(r"^J_tr / J = (\d+\.\d) / (\d+\.\d)  \(J_last-Mean (\S+), J-Mean (\S+)\)$", re.M)
 
@@ -207,18 +207,6 @@ def eval_args(dataset: Path, out: Path, *extra: str) -> list[str]:
         "cpu",
         *extra,
     ]
-
-
-def error_line(capsys) -> str:
-    """The one ``error:`` line on stderr (a progress bar may precede it)."""
-    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
-    assert len(errors) == 1, errors
-    return errors[0][errors[0].index("error: ") :]
-
-
-@pytest.fixture
-def dataset_copy(dataset, tmp_path) -> Path:
-    return Path(shutil.copytree(dataset, tmp_path / "VOST"))
 
 
 def test_missing_dataset_names_the_download(tmp_path, capsys):

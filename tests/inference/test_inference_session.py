@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from aot_plus import InferenceSession, build_model
+from aot_plus.memory import EvictionDecision, FifoConfig, MemoryPolicy
 from aot_plus.models import ModelConfig
 
 HEIGHT, WIDTH = 49, 65
@@ -311,3 +312,54 @@ def test_masking_unused_objects_keeps_labels_within_the_objects(aot_model):
         out = masked.step(frame)
         assert set(np.unique(out.label).tolist()) <= {0, 1, 2}
         assert torch.all(out.probs[:, 3:] == 0)
+
+
+class KeepThreeNewest(MemoryPolicy):
+    """A user's own policy: frame 0 and the three newest frames."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def select_eviction(self, frames, evidence):
+        self.calls += 1
+        return EvictionDecision(1 if len(frames) > 4 else None)
+
+
+def test_session_takes_a_config_or_a_policy_factory_and_reports_every_write(aot_model):
+    frames = video(7, 12)
+    custom = InferenceSession(aot_model, memory=KeepThreeNewest, long_term_gap=2)
+    run(custom, frames, square_mask())
+    assert custom.memory_config is None and custom.memory_frames == [0, 6, 8, 10]
+    events = custom.memory_events
+    assert [e.frame for e in events] == [0, 2, 4, 6, 8, 10]
+    assert [e.evicted for e in events] == [None, None, None, None, 2, 4]
+    assert all(e.scores is None and e.scored_frames == () for e in events)
+    assert list(events[-1].frames) == custom.memory_frames
+
+    configured = InferenceSession(aot_model, memory=FifoConfig(recent_frames=3), long_term_gap=2)
+    fresh_custom = InferenceSession(aot_model, memory=KeepThreeNewest, long_term_gap=2)
+    # FIFO of 1 + 3 keeps the same frames as the custom policy, so the predictions agree exactly.
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(run(configured, frames, square_mask()), run(fresh_custom, frames, square_mask()))
+    )
+    assert configured.memory_config == FifoConfig(recent_frames=3)
+
+    with pytest.raises(TypeError, match="returned FifoConfig, not a MemoryPolicy"):
+        InferenceSession(aot_model, memory=FifoConfig).add_reference(frames[0], square_mask())
+
+
+def test_restricted_events_hold_the_scores_of_every_write(any_model):
+    session = InferenceSession(any_model, memory="restricted", long_term_gap=1)
+    run(session, video(8, 13), square_mask())
+    events = session.memory_events
+    assert [list(e.frames) for e in events][-1] == session.memory_frames
+    scored = [e for e in events if e.scores is not None]
+    assert scored, "the bank overflowed, so the policy scored"
+    for event in scored:
+        assert len(event.scored_frames) == len(event.scores.score) == len(event.frames) - (event.evicted is None)
+        assert torch.allclose(event.scores.score, event.scores.smoothed_relevance + event.scores.bonus)
+        assert float(event.scores.relevance.sum()) == pytest.approx(1.0, abs=1e-5)
+        if event.evicted is not None:
+            position = list(event.scored_frames).index(event.evicted)
+            assert position == 1 + int(torch.argmin(event.scores.score[1:]))
