@@ -1,13 +1,19 @@
-"""Segment a VOST-layout split and score it: ``python -m aot_plus.eval``.
+"""Segment a benchmark split and score it: ``python -m aot_plus.eval``.
 
     python -m aot_plus.eval --model r50_deaotl \\
         --ckpt pretrain_models/aotplus_R50_DeAOTL_Temp_pe_Slot_4_ema_20000.pth --data-root datasets/VOST
+    python -m aot_plus.eval --dataset davis2017 --ckpt F --data-root datasets/DAVIS --split val
+    python -m aot_plus.eval --dataset youtubevos2019 --ckpt F --data-root datasets/YTB --zip
 
-Each sequence of ``ImageSets/<split>.txt`` starts from its first annotation; every later frame of
-``JPEGImages_10fps`` is predicted with the chosen memory policy and the official per-sequence long-term
-gap (see ``aot_plus.data.vost``), and ``<out>/<sequence>/<frame>.png`` receives the official write-back
-(``aot_plus.inference.runner``). The results are then scored with the ``evaluation`` package (CSVs in
-``<out>``), and the run's config is saved as ``<out>/config.yaml``.
+``--dataset`` (default ``vost``) picks the layout reader, the default split and data root, the official
+per-dataset defaults and the scorer (``aot_plus.data.registry``). With VOST, each sequence of
+``ImageSets/<split>.txt`` starts from its first annotation; every later frame of ``JPEGImages_10fps`` is
+predicted with the chosen memory policy and the official per-sequence long-term gap (see
+``aot_plus.data.vost``), and ``<out>/<sequence>/<frame>.png`` receives the official write-back
+(``aot_plus.inference.runner``). The other datasets follow their own readers (``aot_plus.data.davis``,
+``youtubevos``, ``lvos``, ``longvideos``); YouTube-VOS and MOSE write ``<out>/Annotations/...`` and
+``--zip`` packs it for the server. The results are then scored with the ``evaluation`` package where a
+local scorer exists (CSVs in the results folder), and the run's config is saved as ``config.yaml`` there.
 
 Settings: ``--model`` and ``--memory`` name configs in ``configs/`` (or YAML files); the flags below and
 ``KEY=VALUE`` overrides (``memory.recent_frames=4``, ``inference.precision=bf16``) go on top.
@@ -23,6 +29,7 @@ import datetime
 import json
 import logging
 import sys
+import tempfile
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -34,12 +41,11 @@ import torch.distributed as dist
 from .checkpoints import load_model
 from .config import EvalConfig, load_eval_config
 from .data.protocol import VideoTask
-from .data.vost import eval_tasks
+from .data.registry import DATASETS, DEFAULT_DATASET, DatasetSpec, Scores, TaskRequest, get_dataset
 from .distributed import Ranks, any_rank_failed, gather_on_main, resolve_device, start_process_group
 from .errors import RunError, run_command
-from .inference.runner import VideoReport, run_settings, segment_videos
+from .inference.runner import VideoReport, run_settings, segment_videos, write_zip
 from .results import folder_lock, write_atomically
-from .scoring import VostScores, score_results
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +70,14 @@ def _name_list(text: str) -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m aot_plus.eval",
-        description="Segment a VOST-layout split (first annotation given) and score it with J_tr / J.",
+        description="Segment a benchmark split (VOST by default; first annotation given, later objects "
+        "where the benchmark has them) and score it where a local scorer exists.",
+    )
+    parser.add_argument(
+        "--dataset",
+        choices=list(DATASETS),
+        default=DEFAULT_DATASET,
+        help="benchmark: its layout, default split and data root, official defaults and scorer (default: vost)",
     )
     parser.add_argument("--model", default="r50_deaotl", help="model config name or YAML file (default: r50_deaotl)")
     weights = parser.add_mutually_exclusive_group(required=True)
@@ -73,12 +86,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--data-root",
         type=Path,
-        default=Path("datasets/VOST"),
-        help="VOST-layout dataset folder (default: datasets/VOST)",
+        help="dataset folder (default: the dataset's, e.g. datasets/VOST, datasets/DAVIS, datasets/YTB)",
     )
-    parser.add_argument("--split", default="val", help="sequence list ImageSets/<split>.txt (default: val)")
     parser.add_argument(
-        "--out", type=Path, help="results folder (default: results/<model>_<memory>_<checkpoint name>/<split>)"
+        "--split",
+        help="split (default: the dataset's: val for VOST, DAVIS and the long videos; valid for YouTube-VOS, "
+        "MOSE and LVOS)",
+    )
+    parser.add_argument(
+        "--resolution",
+        help="DAVIS only: the JPEGImages/ and Annotations/ sub-folder, 480p (default) or Full-Resolution",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="results folder (default: results/<model>_<memory>_<checkpoint name>/<split> for VOST, "
+        ".../<dataset>/<split> for the others)",
     )
     parser.add_argument(
         "--memory",
@@ -129,6 +152,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--no-score", action="store_true", help="write the masks only")
     parser.add_argument(
+        "--zip",
+        action="store_true",
+        help="also write the archive to upload: <out>/<dataset>_<split>.zip holding the written PNGs "
+        "(Annotations/<video>/<frame>.png for YouTube-VOS and MOSE)",
+    )
+    parser.add_argument(
+        "--score-workers", type=_positive_int, help="processes that score sequences (default: all cores)"
+    )
+    parser.add_argument(
         "--allow-frame-gaps",
         action="store_true",
         help="segment a sequence whose frame numbers skip frames (the official code does so "
@@ -143,9 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def eval_config(args: argparse.Namespace) -> EvalConfig:
-    """The run's config: the model and memory YAMLs, the flags, then the KEY=VALUE overrides."""
-    inference: dict[str, Any] = {}
+def eval_config(args: argparse.Namespace, spec: DatasetSpec | None = None) -> EvalConfig:
+    """The run's config: the model and memory YAMLs, the dataset's defaults, the flags, then the
+    KEY=VALUE overrides."""
+    inference: dict[str, Any] = {} if spec is None else {"max_size": spec.max_size}
     if args.precision:
         inference["precision"] = args.precision
     if args.mask_unused_objects:
@@ -156,10 +189,18 @@ def eval_config(args: argparse.Namespace) -> EvalConfig:
     return load_eval_config(args.model, args.memory, settings, args.overrides)
 
 
-def default_out_dir(args: argparse.Namespace, config: EvalConfig) -> Path:
-    """``results/<model>_<memory>_<weights>/<split>``: a folder per checkpoint, so none is scored for another."""
+def default_out_dir(
+    args: argparse.Namespace, config: EvalConfig, spec: DatasetSpec | None = None, resolution: str = ""
+) -> Path:
+    """``results/<model>_<memory>_<weights>/<split>`` (VOST) or ``.../<dataset>/<split>[_<resolution>]``:
+    a folder per checkpoint and benchmark, so none is scored for another."""
     weights = "random" if args.random_init else args.ckpt.stem
-    return Path("results") / f"{config.model.name}_{Path(args.memory).stem}_{weights}" / args.split
+    run_folder = Path("results") / f"{config.model.name}_{Path(args.memory).stem}_{weights}"
+    if spec is None or not spec.records_dataset:
+        return run_folder / args.split
+    default_resolution = spec.resolutions[0] if spec.resolutions else ""
+    suffix = f"_{resolution}" if resolution != default_resolution else ""
+    return run_folder / spec.name / f"{args.split}{suffix}"
 
 
 def write_memory_log(path: Path, reports: Sequence[VideoReport], config: EvalConfig) -> None:
@@ -179,6 +220,7 @@ def segment_on_this_rank(
     ranks: Ranks,
     device: torch.device,
     out_dir: Path,
+    dataset_settings: dict[str, Any] | None = None,
 ) -> tuple[list[VideoReport], int]:
     weights = None if args.random_init else args.ckpt
     model, report = load_model(config.model, weights, device)
@@ -191,7 +233,7 @@ def segment_on_this_rank(
         logger.info(
             "loaded %s into %s%s", args.ckpt, config.model.name, "" if report.clean else f" ({report.summary()})"
         )
-    settings = run_settings(config, weights, args.split)
+    settings = {**run_settings(config, weights, args.split), **(dataset_settings or {})}
     provenance = {
         "weights": "random" if weights is None else str(weights.resolve()),
         "data_root": str(args.data_root.resolve()),
@@ -208,12 +250,19 @@ def segment_on_this_rank(
     )
 
 
-def run(args: argparse.Namespace, ranks: Ranks) -> VostScores | None:
-    """Segments this rank's share of the split, then (rank 0) writes the memory log and scores."""
-    config = eval_config(args)
+def run(args: argparse.Namespace, ranks: Ranks) -> Scores | None:
+    """Segments this rank's share of the split, then (rank 0) writes the memory log, the archive, and scores."""
+    spec = get_dataset(args.dataset)
+    args.split = spec.resolve_split(args.split)
+    args.data_root = args.data_root or spec.default_root
+    resolution = spec.resolve_resolution(args.resolution)
+    config = eval_config(args, spec)
     device = resolve_device(args.device, ranks)
-    out_dir = args.out or default_out_dir(args, config)
-    tasks = eval_tasks(args.data_root, args.split, args.sequences, args.allow_frame_gaps)
+    out_root = args.out or default_out_dir(args, config, spec, resolution)
+    out_dir = out_root / spec.results_folder if spec.results_folder else out_root
+    request = TaskRequest(args.data_root, args.split, args.sequences, resolution, args.allow_frame_gaps)
+    tasks = spec.tasks(request)
+    dataset_settings = spec.settings(args.split, resolution)
     if ranks.distributed:
         start_process_group(ranks, device, COLLECTIVE_TIMEOUT)
     with ExitStack() as stack:
@@ -227,14 +276,18 @@ def run(args: argparse.Namespace, ranks: Ranks) -> VostScores | None:
             raise RunError(f"{out_dir}: rank 0 could not take the results folder; see its error message")
         if error is not None:
             raise error
-        reports, skipped = _segment_everywhere(args, config, tasks, ranks, device, out_dir)
+        reports, skipped = _segment_everywhere(args, config, tasks, ranks, device, out_dir, dataset_settings)
+        if reports is not None and args.zip:  # still holding the folder, so no other run changes it
+            zip_path = out_root / f"{spec.name}_{args.split}.zip"
+            count = write_zip(zip_path, out_root, out_dir, tasks)
+            logger.info("archive of the %d PNGs of %d sequence(s): %s", count, len(tasks), zip_path)
     if reports is None:
         return None
     summarise(reports, skipped, out_dir)
     if args.memory_log:
         write_memory_log(args.memory_log, reports, config)
         logger.info("memory log of the %d sequence(s) segmented in this run: %s", len(reports), args.memory_log)
-    return score(args, out_dir)
+    return score(args, spec, request, tasks, out_dir, out_root)
 
 
 def _segment_everywhere(
@@ -244,6 +297,7 @@ def _segment_everywhere(
     ranks: Ranks,
     device: torch.device,
     out_dir: Path,
+    dataset_settings: dict[str, Any] | None = None,
 ) -> tuple[list[VideoReport] | None, int]:
     """Every rank segments its share; rank 0 gets all reports (others: None). A failure on any rank
     stops every rank, so that none waits forever."""
@@ -251,7 +305,7 @@ def _segment_everywhere(
     reports: list[VideoReport] = []
     skipped = 0
     try:
-        reports, skipped = segment_on_this_rank(args, config, tasks, ranks, device, out_dir)
+        reports, skipped = segment_on_this_rank(args, config, tasks, ranks, device, out_dir, dataset_settings)
     except Exception as err:  # shared with the other ranks below
         error = err
     if ranks.distributed and any_rank_failed(error is not None, device) and error is None:
@@ -278,13 +332,39 @@ def summarise(reports: Sequence[VideoReport], skipped: int, out_dir: Path) -> No
     )
 
 
-def score(args: argparse.Namespace, out_dir: Path) -> VostScores | None:
+def score(
+    args: argparse.Namespace,
+    spec: DatasetSpec,
+    request: TaskRequest,
+    tasks: Sequence[VideoTask],
+    out_dir: Path,
+    out_root: Path,
+) -> Scores | None:
+    """Scores the results with the dataset's local scorer, or says where the server's upload is."""
     if args.no_score:
+        return None
+    if not spec.is_scored_here(args.split):
+        upload = out_root / f"{spec.name}_{args.split}.zip" if args.zip else out_dir
+        hint = "" if args.zip else " (--zip writes the archive)"
+        logger.info(
+            "%s %s is scored by its server%s: upload %s%s",
+            spec.name,
+            args.split,
+            f" ({spec.server})" if spec.server else "",
+            upload,
+            hint,
+        )
         return None
     if args.sequences:
         logger.info("not scoring: --sequences selects part of the split; the evaluation scores whole splits")
         return None
-    scores = score_results(out_dir, args.data_root, args.split)
+    assert spec.score is not None
+    with tempfile.TemporaryDirectory(prefix="rmem-scoring-") as workdir:
+        inputs = spec.scoring_inputs(request, tasks, Path(workdir))
+        if isinstance(inputs, str):
+            logger.info("not scoring with --benchmark %s: %s", spec.scorer, inputs)
+            return None
+        scores = spec.score(out_dir, inputs, args.score_workers)
     logger.info("scores written to %s and %s", *scores.csv_paths)
     print(scores.headline(), flush=True)
     return scores

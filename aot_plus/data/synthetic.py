@@ -25,7 +25,9 @@ is clearly visible in frame 0 (after ``LAYOUT_TRIES`` tries the most visible lay
 Every file depends only on the arguments: the same seed writes byte-identical files, and video ``i``
 is the same whatever the number of videos.
 
-Run ``python -m aot_plus.data.synthetic --out datasets/SynthVOST`` to write the default set.
+Run ``python -m aot_plus.data.synthetic --out datasets/SynthVOST`` to write the default set; with
+``--layout davis2017|youtubevos|longvideos|lvos`` the same kind of scenes are written in another benchmark's
+layout (``aot_plus.data.synthetic_layouts``: objects that appear later, sparse annotations, single objects).
 """
 
 from __future__ import annotations
@@ -628,8 +630,11 @@ def _validate(videos: int, frames: int, seed: int, height: int, width: int, val_
             raise ConfigError(message)
 
 
-def _check_target(root: Path, overwrite: bool) -> None:
-    """Refuse a target that holds anything, unless told to replace a dataset this module could have written."""
+def _check_target(
+    root: Path, overwrite: bool, folders: tuple[str, ...] = LAYOUT_FOLDERS, kind: str = "VOST-layout"
+) -> None:
+    """Refuse a target that holds anything, unless told to replace a dataset this module could have written
+    (one holding only the layout's ``folders``)."""
     if root.exists() and not root.is_dir():
         raise RunError(f"{root}: exists and is not a folder")
     if not root.exists():
@@ -639,9 +644,9 @@ def _check_target(root: Path, overwrite: bool) -> None:
         return
     if not overwrite:
         raise RunError(f"{root}: folder is not empty; pass overwrite=True (--overwrite) to replace it")
-    foreign = [name for name in entries if name not in LAYOUT_FOLDERS]
+    foreign = [name for name in entries if name not in folders]
     if foreign:
-        raise RunError(f"{root}: holds {foreign[:3]}, so it is not a VOST-layout dataset; not replacing it")
+        raise RunError(f"{root}: holds {foreign[:3]}, so it is not a {kind} dataset; not replacing it")
 
 
 def _move_into_place(built: Path, root: Path) -> None:
@@ -697,8 +702,27 @@ def generate_dataset(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Write a synthetic dataset in the VOST layout.")
+    from .synthetic_layouts import LAYOUTS, generate_layout
+
+    parser = argparse.ArgumentParser(description="Write a synthetic dataset in the VOST layout or another benchmark's.")
     parser.add_argument("--out", required=True, help="dataset root to create, e.g. datasets/SynthVOST")
+    parser.add_argument(
+        "--layout",
+        choices=("vost", *LAYOUTS),
+        default="vost",
+        help="on-disk layout (default: vost); see aot_plus.data.synthetic_layouts for the others",
+    )
+    parser.add_argument(
+        "--step",
+        type=int,
+        default=5,
+        help="other layouts: every STEP-th frame is annotated (long videos, LVOS) or in valid/ (YouTube-VOS)",
+    )
+    parser.add_argument(
+        "--no-late-objects",
+        action="store_true",
+        help="YouTube-VOS and LVOS layouts: every object is in the first frame (by default one appears later)",
+    )
     parser.add_argument("--videos", type=int, default=8, help="number of videos")
     parser.add_argument("--frames", type=int, default=40, help="10 fps frames per video (every second is annotated)")
     parser.add_argument("--seed", type=int, default=0)
@@ -709,6 +733,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def write() -> None:
+        if args.layout != "vost":
+            root = generate_layout(
+                args.layout,
+                args.out,
+                videos=args.videos,
+                frames=args.frames,
+                seed=args.seed,
+                height=args.height,
+                width=args.width,
+                step=args.step,
+                late_objects=not args.no_late_objects,
+                overwrite=args.overwrite,
+            )
+            print(
+                f"wrote {args.videos} videos x {args.frames} frames ({args.height}x{args.width}) "
+                f"in the {args.layout} layout to {root}"
+            )
+            return
         root = generate_dataset(
             args.out, args.videos, args.frames, args.seed, args.height, args.width, args.val_fraction, args.overwrite
         )

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..errors import DatasetError
 from .protocol import VideoTask
+from .sequences import GapRule, read_sequence_list, select_names
 
 FRAMES_FOLDER = "JPEGImages_10fps"
 TRAIN_FRAMES_FOLDER = "JPEGImages"
@@ -35,14 +36,14 @@ def long_term_gap(num_frames: int) -> int:
 
     ``round`` is Python's (half to even), so 195 frames give 6, not 7.
     """
-    return max(int(round(num_frames / FRAMES_PER_GAP_STEP)), MIN_LONG_TERM_GAP)
+    return GapRule(MIN_LONG_TERM_GAP, FRAMES_PER_GAP_STEP)(num_frames)
 
 
 def read_split(root: str | Path, split: str) -> list[str]:
     """Sorted, de-duplicated sequence names of ``ImageSets/<split>.txt`` (the official ``np.unique``).
 
-    A name must be a plain folder name: one with a path separator, ``..`` or a leading ``.`` would
-    read or write outside the dataset and results folders.
+    A name must be a plain folder name (`sequences.check_name`): one with a path separator, ``..`` or a
+    leading ``.`` would read or write outside the dataset and results folders.
     """
     root = Path(root)
     if not root.is_dir():
@@ -50,23 +51,7 @@ def read_split(root: str | Path, split: str) -> list[str]:
             f"{root}: dataset folder not found; download VOST from {WEBSITE} and put it there "
             f"({FRAMES_FOLDER}/, {ANNOTATIONS_FOLDER}/, {SPLITS_FOLDER}/), or pass --data-root"
         )
-    list_path = root / SPLITS_FOLDER / f"{split}.txt"
-    if not list_path.is_file():
-        raise DatasetError(f"{list_path}: sequence list of split {split!r} not found")
-    names = set()
-    for number, line in enumerate(list_path.read_text().splitlines(), start=1):
-        name = line.strip()
-        if not name:
-            continue
-        if "/" in name or "\\" in name or name.startswith("."):
-            raise DatasetError(
-                f"{list_path}: line {number}: {name!r} is not a sequence folder name "
-                "(no path separators, no leading '.')"
-            )
-        names.add(name)
-    if not names:
-        raise DatasetError(f"{list_path}: lists no sequences")
-    return sorted(names)
+    return read_sequence_list(root / SPLITS_FOLDER / f"{split}.txt", split)
 
 
 # ------------------------------------------------------------------------------------------ evaluation
@@ -118,12 +103,7 @@ def eval_tasks(
 ) -> list[VideoTask]:
     """The sequences of ``split`` in sorted order, or only ``names`` (each must be in the split)."""
     root = Path(root)
-    listed = read_split(root, split)
-    if names is not None:
-        unknown = [name for name in names if name not in listed]
-        if unknown:
-            raise DatasetError(f"{root / SPLITS_FOLDER / f'{split}.txt'}: does not list {', '.join(unknown)}")
-        listed = [name for name in listed if name in set(names)]
+    listed = select_names(read_split(root, split), names, root / SPLITS_FOLDER / f"{split}.txt")
     return [eval_task(root, name, allow_gaps) for name in listed]
 
 

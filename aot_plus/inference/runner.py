@@ -13,6 +13,7 @@ import itertools
 import logging
 import resource
 import sys
+import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +25,10 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from ..config import EvalConfig
-from ..data.io import check_size, read_frames, read_mask
+from ..data.io import check_size, read_frames
 from ..data.protocol import VideoTask
+from ..errors import RunError
+from ..files import replace_atomically
 from ..models import AOT
 from ..results import (
     ResultsWriter,
@@ -96,7 +99,7 @@ def read_video(task: VideoTask) -> tuple[Iterator[np.ndarray], dict[int, np.ndar
     """The frames of a video (read lazily) and its reference masks, each checked to have the frames' size."""
     frames = read_frames(task.frames)
     first = next(frames)
-    masks = {position: read_mask(path) for position, path in task.references.items()}
+    masks = {position: task.read_reference(position) for position in task.references}
     for position, mask in masks.items():
         check_size(task.references[position], mask.shape, first.shape, f"the first frame {task.frames[0].name}")
     return itertools.chain([first], frames), masks
@@ -123,7 +126,7 @@ def segment_video(
     for result in propagate_video(session, frames, references):
         report.seconds += result.seconds
         path = paths.get(result.position)
-        if path is not None and result.is_reference and task.copy_references:
+        if path is not None and result.is_reference and task.copies_reference(result.position):
             writer.copy_reference(task.references[result.position], path)
         elif path is not None:
             writer.save_prediction(path, session.to_ids(result.label))
@@ -188,3 +191,32 @@ def segment_videos(
             )
             reports.append(report)
     return reports, skipped
+
+
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+"""The date of every archive entry, so that the same PNGs make a byte-identical archive."""
+
+
+def write_zip(zip_path: Path, root: Path, folder: Path, tasks: Sequence[VideoTask]) -> int:
+    """Writes the PNGs that ``tasks`` write into ``folder`` to ``zip_path``, named relative to ``root``
+    (``Annotations/<video>/<frame>.png`` for the YouTube-VOS server), sorted, and nothing else (no run
+    records). The archive is written to a temporary name and renamed. Returns the number of PNGs."""
+    paths = sorted(path for task in tasks for path in output_paths(folder, task).values())
+    missing = [path for path in paths if not path.is_file()]
+    if missing:
+        raise RunError(f"{missing[0]}: missing, so the archive would be incomplete; segment the video again")
+
+    def write(temporary: Path) -> None:
+        with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in paths:
+                info = zipfile.ZipInfo(path.relative_to(root).as_posix(), date_time=ZIP_DATE)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                archive.writestr(info, path.read_bytes())
+
+    try:
+        with replace_atomically(zip_path, ".tmp.zip") as temporary:
+            write(temporary)
+    except OSError as err:
+        raise RunError(f"{zip_path}: cannot write the archive ({err.strerror or err})") from None
+    return len(paths)
