@@ -94,8 +94,13 @@ def _write_atomically(table: pd.DataFrame, path: Path) -> None:
     try:
         table.to_csv(temporary, index=False, float_format=CSV_FLOAT_FORMAT)
         os.replace(temporary, path)
+    except OSError as err:  # a read-only or full disk: the old CSV, if any, stays as it was
+        raise EvaluationError(f"{path}: cannot be written ({err.strerror or err})") from None
     finally:
-        temporary.unlink(missing_ok=True)
+        try:
+            temporary.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def save_tables(

@@ -222,7 +222,8 @@ class Trainer:
         bar = tqdm(
             total=self.cfg.total_steps, initial=step, desc="train", disable=not self.dist.is_main, dynamic_ncols=True
         )
-        with self._log_writer() as (csv_writer, tensorboard):
+        # The bar closes (ends its line) before an error is printed.
+        with bar, self._log_writer() as (csv_writer, tensorboard):
             while step < self.cfg.total_steps:
                 for batch in self._epoch_batches(step):
                     started = time.perf_counter()
@@ -247,7 +248,6 @@ class Trainer:
                         self._save(step)
                     if step >= self.cfg.total_steps:
                         break
-        bar.close()
         if self.dist.world_size > 1:
             dist.barrier()
         return self.ema_dir / f"save_step_{self.cfg.total_steps}.pth"

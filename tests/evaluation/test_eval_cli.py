@@ -108,3 +108,20 @@ def test_the_package_never_imports_torch():
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
     assert len(modules) >= 8
+
+
+def test_an_unwritable_results_folder_is_one_line(toy_case, capsys, monkeypatch):
+    import errno
+
+    import pandas as pd
+
+    results, dataset = toy_case
+
+    def read_only(self, *args, **kwargs):  # root ignores permission bits: a read-only disk instead
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", read_only)
+    assert cli(results, dataset, "--workers", "1") == 1
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error == f"error: {results / 'global_results-val.csv'}: cannot be written (Read-only file system)"
+    assert not list(results.glob("*.csv")) and not list(results.glob(".*.tmp"))

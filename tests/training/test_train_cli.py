@@ -281,3 +281,24 @@ def test_torchrun_with_two_cpu_processes_trains_and_rank_0_writes_the_checkpoint
     assert [int(row["step"]) for row in log_rows(out)[1]] == [0, 1]  # one log, by rank 0
     state = torch.load(out / "ema_ckpt" / "save_step_2.pth", map_location="cpu", weights_only=True)
     assert set(state) == {"state_dict", "config"} and state["config"]["train"]["batch_size"] == 2
+
+
+def test_a_full_disk_while_saving_keeps_the_last_good_checkpoint(data, tmp_path, capsys, monkeypatch):
+    import errno
+
+    from aot_plus import checkpoints
+
+    out = tmp_path / "run"
+    real_save = torch.save
+
+    def save_until_full(obj, path, *args, **kwargs):
+        if "save_step_2" in str(path):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(obj, path, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoints.torch, "save", save_until_full)
+    status, error = cli_error(capsys, ["--stage", write_stage(tmp_path), "--data-root", data, "--out", out])
+    assert status == 2
+    assert error == f"error: {out / 'ckpt' / 'save_step_2.pth'}: cannot be written (No space left on device)"
+    assert sorted(p.name for p in (out / "ckpt").iterdir()) == ["save_step_1.pth"]   # no temporary left
+    assert checkpoints.read_state_dict(out / "ckpt" / "save_step_1.pth")
