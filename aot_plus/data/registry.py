@@ -15,10 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from evaluation import EvaluationError, csv_paths, evaluate, save_tables
-
-from ..errors import ConfigError, ScoringError
-from ..scoring import score_results
+from ..errors import ConfigError
+from ..scoring import score_benchmark, score_results
 from . import davis, longvideos, lvos, vost, youtubevos
 from .protocol import VideoTask
 from .sequences import GapRule
@@ -54,22 +52,6 @@ class Scores(Protocol):
     def headline(self) -> str: ...
 
 
-@dataclass(frozen=True)
-class BenchmarkScores:
-    """The global row of a DAVIS-style score table (fractions in 0..1)."""
-
-    benchmark: str
-    values: dict[str, float]
-    csv_paths: tuple[Path, Path]
-
-    def headline(self) -> str:
-        v = self.values
-        text = f"J&F / J / F = {100 * v['J&F-Mean']:.1f} / {100 * v['J-Mean']:.1f} / {100 * v['F-Mean']:.1f}"
-        if "J_last-Mean" in v:
-            text += f", J_last = {100 * v['J_last-Mean']:.1f}"
-        return f"{text}  ({self.benchmark}: J&F-Mean {v['J&F-Mean']!r}, J-Mean {v['J-Mean']!r}, F-Mean {v['F-Mean']!r})"
-
-
 def score_vost(results: Path, inputs: ScoringInputs, workers: int | None) -> Scores:
     return score_results(results, inputs.dataset_path, inputs.split, workers)
 
@@ -78,24 +60,7 @@ def benchmark_scorer(benchmark: str) -> Callable[[Path, ScoringInputs, int | Non
     """Scores a results folder with the ``evaluation`` benchmark and writes its CSVs there."""
 
     def score(results: Path, inputs: ScoringInputs, workers: int | None) -> Scores:
-        try:
-            global_table, per_sequence_table = evaluate(
-                results,
-                inputs.dataset_path,
-                inputs.split,
-                workers=workers,
-                benchmark=benchmark,
-                resolution=inputs.resolution,
-            )
-        except EvaluationError as err:
-            raise ScoringError(str(err)) from None
-        paths = csv_paths(results, inputs.split, False)
-        try:
-            save_tables(global_table, per_sequence_table, paths)
-        except OSError as err:
-            raise ScoringError(f"{results}: cannot write the score tables ({err.strerror or err})") from None
-        values = {str(column): float(global_table[column].iloc[0]) for column in global_table.columns}
-        return BenchmarkScores(benchmark, values, paths)
+        return score_benchmark(results, inputs.dataset_path, inputs.split, benchmark, inputs.resolution, workers)
 
     return score
 
