@@ -300,5 +300,5 @@ def test_a_full_disk_while_saving_keeps_the_last_good_checkpoint(data, tmp_path,
     status, error = cli_error(capsys, ["--stage", write_stage(tmp_path), "--data-root", data, "--out", out])
     assert status == 2
     assert error == f"error: {out / 'ckpt' / 'save_step_2.pth'}: cannot be written (No space left on device)"
-    assert sorted(p.name for p in (out / "ckpt").iterdir()) == ["save_step_1.pth"]   # no temporary left
+    assert sorted(p.name for p in (out / "ckpt").iterdir()) == ["save_step_1.pth"]  # no temporary left
     assert checkpoints.read_state_dict(out / "ckpt" / "save_step_1.pth")
