@@ -15,9 +15,11 @@ import pandas as pd
 from evaluation.benchmarks import BENCHMARKS, get_benchmark, parse_metrics, scores_boundary
 from evaluation.dataset import DATASET_KEYS, DEFAULT_RESOLUTION
 from evaluation.errors import EvaluationError
+from evaluation.per_frame import per_frame_csv_path, per_frame_reuse_blocker, per_frame_table, save_per_frame
 from evaluation.provenance import Record, inputs_record, record_path, scoring_options, stale_reason
 from evaluation.report import csv_paths, load_tables, save_tables, table_columns
-from evaluation.runner import evaluate_tasks, prepare_tasks
+from evaluation.runner import prepare_tasks, score_split, tabulate
+from evaluation.sequence import SequenceScores, SequenceTask
 
 TASKS = ("semi-supervised", "unsupervised")
 
@@ -101,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--re", action="store_true", help="recompute even if the result CSVs exist")
     parser.add_argument(
+        "--per-frame",
+        action="store_true",
+        help="also write per-frame_results-<set>.csv: J (and F when scored) of every object on every scored "
+        "frame (columns Sequence, Object, Frame, J)",
+    )
+    parser.add_argument(
         "--strict-void",
         action="store_true",
         help="leave ground-truth void (255) pixels out of J and F (not the official protocol; "
@@ -152,6 +160,27 @@ def _reuse_blocker(args: argparse.Namespace, paths: tuple[Path, Path], inputs: R
     return stale_reason(record_path(paths), inputs)
 
 
+def _write_per_frame(
+    args: argparse.Namespace,
+    tasks: list[SequenceTask],
+    inputs: Record,
+    scores: list[SequenceScores] | None,
+    exact_decay: bool,
+) -> None:
+    """``--per-frame``: the per-frame CSV, reused while its own record matches ``inputs``; ``scores``
+    are those just computed for the tables (None when the tables were reused)."""
+    path = per_frame_csv_path(args.results_path, args.set, args.strict_void, exact_decay)
+    reason = per_frame_reuse_blocker(path, inputs, args.re)
+    if reason is None:
+        print(f"Using precomputed per-frame results in {path}: their inputs are unchanged")
+        return
+    if scores is None:
+        print(f"Scoring the frames for {path}{f': {reason}' if reason else ''}")
+        scores = score_split(tasks, args.workers)
+    save_per_frame(per_frame_table(tasks, scores), path, inputs)
+    print(f"Per-frame results saved in {path}")
+
+
 def run(args: argparse.Namespace) -> None:
     """Evaluate (or reuse the saved CSVs if their inputs are unchanged, unless --re) and print the tables."""
     spec = get_benchmark(args.benchmark)
@@ -174,6 +203,7 @@ def run(args: argparse.Namespace) -> None:
     )
     inputs = inputs_record(tasks, scoring_options(spec, boundary, args.strict_void, exact_decay, resolution))
     reason = _reuse_blocker(args, paths, inputs)
+    scores = None
     if reason is None:
         print(
             f"Using precomputed results in {paths[0]} and {paths[1]}: the predictions, the split and the "
@@ -185,10 +215,13 @@ def run(args: argparse.Namespace) -> None:
             print(f"Recomputing the results in {paths[0].parent}: {reason}")
         on = f"{args.benchmark} split" if spec.davis_layout else "split"
         print(f"Evaluating {args.results_path} on {on} {args.set!r}")
-        global_table, per_sequence_table = evaluate_tasks(tasks, args.benchmark, exact_decay, args.workers)
+        scores = score_split(tasks, args.workers)
+        global_table, per_sequence_table = tabulate(scores, args.benchmark, exact_decay)
         save_tables(global_table, per_sequence_table, paths, inputs)
         print(f"Global results saved in {paths[0]}")
         print(f"Per-sequence results saved in {paths[1]}")
+    if args.per_frame:
+        _write_per_frame(args, tasks, inputs, scores, exact_decay)
     _print_tables(args.set, global_table, per_sequence_table)
 
 

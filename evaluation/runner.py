@@ -149,6 +149,22 @@ def _warn_about(task: SequenceTask, sequence: SequenceScores) -> None:
         )
 
 
+def score_split(tasks: list[SequenceTask], workers: int | None = None) -> list[SequenceScores]:
+    """Scores of tasks from :func:`prepare_tasks` (in task order), each sequence's warnings logged."""
+    scores = score_tasks(tasks, workers)
+    for task, sequence in zip(tasks, scores):
+        _warn_about(task, sequence)
+    return scores
+
+
+def tabulate(
+    scores: list[SequenceScores], benchmark: str = "vost", exact_decay: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The global and per-sequence tables of :func:`score_split`'s scores, as :func:`evaluate` gives them."""
+    spec = get_benchmark(benchmark)
+    return build_tables(scores, spec.j_last, spec.toolkit_decay and not exact_decay)
+
+
 def evaluate_tasks(
     tasks: list[SequenceTask],
     benchmark: str = "vost",
@@ -156,11 +172,8 @@ def evaluate_tasks(
     workers: int | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score tasks from :func:`prepare_tasks` and tabulate them as :func:`evaluate` does."""
-    spec = get_benchmark(benchmark)
-    scores = score_tasks(tasks, workers)
-    for task, sequence in zip(tasks, scores):
-        _warn_about(task, sequence)
-    return build_tables(scores, spec.j_last, spec.toolkit_decay and not exact_decay)
+    get_benchmark(benchmark)  # an unknown benchmark fails before the scoring, not after it
+    return tabulate(score_split(tasks, workers), benchmark, exact_decay)
 
 
 def evaluate(
