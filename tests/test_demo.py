@@ -17,7 +17,8 @@ from PIL import Image
 
 from aot_plus.checkpoints import load_model
 from aot_plus.config import load_eval_config
-from aot_plus.demo import main, natural_key, read_object_mask
+from aot_plus.data.video import natural_key, read_object_mask
+from aot_plus.demo import main
 from aot_plus.errors import DatasetError
 from aot_plus.inference import InferenceSession, preprocess
 from evaluation.palette import save_index_png
