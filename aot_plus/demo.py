@@ -40,6 +40,7 @@ from tqdm import tqdm
 
 from evaluation.palette import DAVIS_PALETTE
 
+from .arguments import non_negative_int, positive_int
 from .checkpoints import CHECKPOINT_FOLDER, RELEASED_CHECKPOINTS, load_model, missing_checkpoint_message
 from .config import EvalConfig, load_eval_config
 from .data.io import check_size
@@ -435,20 +436,6 @@ def _write_memory_outputs(
 
 
 # ------------------------------------------------------------------------------------------ command line
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m aot_plus.demo",
@@ -484,18 +471,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
     parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="fp32 (default) or autocast on a GPU")
     parser.add_argument("--overwrite", action="store_true", help="replace the results in an existing --out")
-    parser.add_argument("--start", type=_non_negative_int, default=0, help="first frame to segment (default: 0)")
-    parser.add_argument("--end", type=_positive_int, help="segment the frames before this one (default: all)")
-    parser.add_argument("--stride", type=_positive_int, default=1, help="segment every N-th frame (default: 1)")
+    parser.add_argument("--start", type=non_negative_int, default=0, help="first frame to segment (default: 0)")
+    parser.add_argument("--end", type=positive_int, help="segment the frames before this one (default: all)")
+    parser.add_argument("--stride", type=positive_int, default=1, help="segment every N-th frame (default: 1)")
     parser.add_argument(
         "--max-size",
-        type=_positive_int,
+        type=positive_int,
         help="longest edge the frames are processed at (default: 1040, the official test size); "
         "masks are written at the original size",
     )
     parser.add_argument(
         "--long-term-gap",
-        type=_positive_int,
+        type=positive_int,
         help="frames between long-term memory writes (default: max(round(N/30), 5) for N frames, as in VOST)",
     )
     parser.add_argument(

@@ -38,6 +38,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from .arguments import name_list, positive_int
 from .checkpoints import load_model
 from .config import EvalConfig, load_eval_config
 from .data.protocol import VideoTask
@@ -51,20 +52,6 @@ logger = logging.getLogger(__name__)
 
 # Ranks meet only once all of them have finished their sequences, which can take hours on VOST.
 COLLECTIVE_TIMEOUT = datetime.timedelta(hours=48)
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _name_list(text: str) -> list[str]:
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("expected comma-separated sequence names")
-    return names
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -121,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--long-term-gap",
-        type=_positive_int,
+        type=positive_int,
         help="frames between long-term memory writes (default: max(round(N/30), 5) per sequence)",
     )
     parser.add_argument(
@@ -146,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--sequences",
-        type=_name_list,
+        type=name_list,
         metavar="A,B",
         help="segment only these sequences of the split (scoring is then skipped)",
     )
@@ -158,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(Annotations/<video>/<frame>.png for YouTube-VOS and MOSE)",
     )
     parser.add_argument(
-        "--score-workers", type=_positive_int, help="processes that score sequences (default: all cores)"
+        "--score-workers", type=positive_int, help="processes that score sequences (default: all cores)"
     )
     parser.add_argument(
         "--allow-frame-gaps",

@@ -36,6 +36,7 @@ from matplotlib.lines import Line2D
 from evaluation import EvaluationError
 from evaluation.per_frame import per_frame_results
 
+from .arguments import name_list
 from .errors import ScoringError, UserInputError, run_command
 from .results import write_atomically
 
@@ -301,20 +302,13 @@ def compare_folders(a: Path, b: Path, dataset_root: Path, split: str, out: Path 
     return path
 
 
-def _name_list(text: str) -> list[str]:
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("expected comma-separated sequence names")
-    return names
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m aot_plus.plots", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     memory = commands.add_parser("memory", help="memory timelines of a memory log, one PNG per sequence")
     memory.add_argument("log", type=Path, metavar="LOG.json", help="a --memory-log file or a demo's memory.json")
     memory.add_argument("--out", type=Path, help="folder of the PNGs (default: <LOG>_timelines beside the log)")
-    memory.add_argument("--sequences", type=_name_list, metavar="A,B", help="only these sequences")
+    memory.add_argument("--sequences", type=name_list, metavar="A,B", help="only these sequences")
     compare = commands.add_parser("compare", help="per-sequence J over time of two results folders")
     compare.add_argument("results_a", type=Path, metavar="RESULTS_A")
     compare.add_argument("results_b", type=Path, metavar="RESULTS_B")
