@@ -7,11 +7,12 @@
 #              [the released RMem file of MODEL in pretrain_models/]
 #   DATA_ROOT  VOST-layout dataset [datasets/VOST]
 #   SPLIT      ImageSets/<SPLIT>.txt [val]
-#   OUT_DIR    results folder [results/<model>_<memory>_<checkpoint name>/<split>]
+#   OUT_DIR    results folder [results/<model>_<memory>_<checkpoint name>/<split>, plus _flip / _ms<scales>
+#              with test-time augmentation]
 #   GPUS       0: CPU, 1: one GPU, N > 1: torchrun with N processes [a GPU if there is one]
 #   MEMORY     a config of configs/memory (restricted, restricted_may2024, unrestricted, fifo) or a YAML [restricted]
-# Arguments are passed on to aot_plus.eval, e.g. --overwrite, --sequences a,b, --memory-log log.json or
-# KEY=VALUE overrides such as memory.recent_frames=4.
+# Arguments are passed on to aot_plus.eval, e.g. --overwrite, --sequences a,b, --memory-log log.json,
+# test-time augmentation --flip / --ms 1.0 1.3, or KEY=VALUE overrides such as memory.recent_frames=4.
 # Relative paths are taken from the current folder, defaults from the repository root.
 set -euo pipefail
 
@@ -51,13 +52,18 @@ else
     weights=(--ckpt "$CKPT")
 fi
 
-# One results folder per model, memory and checkpoint, so that no run scores another's masks.
-OUT_DIR="${OUT_DIR:-$root/results/${model_name}_$(basename "${MEMORY%.y*ml}")_$(basename "${CKPT%.pth}")/${SPLIT}}"
+# aot_plus.eval names the default folder (one per model, memory, checkpoint and augmentation, so that no
+# run scores another's masks) under the repository's results/.
+if [ -n "${OUT_DIR:-}" ]; then
+    out=(--out "$OUT_DIR")
+else
+    out=(--results-root "$root/results")
+fi
 
 python="$root/.venv/bin/python"
 [ -x "$python" ] || python="python3"
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
-args=(--model "$MODEL" "${weights[@]}" --data-root "$DATA_ROOT" --split "$SPLIT" --out "$OUT_DIR"
+args=(--model "$MODEL" "${weights[@]}" --data-root "$DATA_ROOT" --split "$SPLIT" "${out[@]}"
       --memory "$MEMORY")
 
 case "$GPUS" in

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+from typing import Any
 
 
 def _at_least(text: str, minimum: int) -> int:
@@ -26,3 +28,37 @@ def name_list(text: str) -> list[str]:
     if not names:
         raise argparse.ArgumentTypeError("expected comma-separated sequence names")
     return names
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def add_test_time_augmentation(parser: argparse.ArgumentParser) -> None:
+    """The official evaluator's test-time augmentation flags, ``--flip`` and ``--ms``."""
+    parser.add_argument(
+        "--flip",
+        action="store_true",
+        help="test-time augmentation: also segment the mirrored frames (own memories) and average",
+    )
+    parser.add_argument(
+        "--ms",
+        type=positive_float,
+        nargs="+",
+        metavar="S",
+        help="test-time augmentation: segment at each of these scales of the official test size (own "
+        "memories) and average the probabilities, e.g. --ms 1.0 1.3 (default: 1.0 only)",
+    )
+
+
+def test_time_augmentation_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``inference`` config values that ``--flip`` and ``--ms`` set."""
+    settings: dict[str, Any] = {}
+    if args.flip:
+        settings["flip"] = True
+    if args.ms:
+        settings["scales"] = list(args.ms)
+    return settings

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .inference.augmentation import augmentations
 from .memory import MemoryConfig, model_memory_config, policy_name
 from .models import ModelConfig
 from .yaml_config import build_section, config_path, merge, parse_overrides, plain, read_yaml
@@ -31,6 +32,10 @@ class InferenceConfig:
     """Give the logits of object slots no object uses -1e10 (the official evaluation does not)."""
     max_size: float = 1040.0
     """Longest input edge after the official test-time resize."""
+    scales: tuple[float, ...] = (1.0,)
+    """Test-time scales (the official ``--ms``): one augmentation with its own memories per scale."""
+    flip: bool = False
+    """Also segment the mirrored frames at each scale (the official ``--flip``)."""
 
     def __post_init__(self) -> None:
         if self.precision not in ("fp32", "bf16", "fp16"):
@@ -39,6 +44,7 @@ class InferenceConfig:
             raise ValueError(f"long_term_gap must be >= 1, got {self.long_term_gap}")
         if self.max_size <= 0:
             raise ValueError(f"max_size must be > 0, got {self.max_size}")
+        augmentations(self.scales, self.flip)  # raises on an empty or non-positive scale
 
 
 @dataclass(frozen=True)

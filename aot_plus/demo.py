@@ -10,7 +10,8 @@ segmented frame; ``--mask FRAME:PATH`` adds objects that appear later, on frame 
 in the whole video). Into ``--out`` (default ``results/demo/<video name>``) go ``masks/<frame>.png``
 (palette PNGs at the original size), ``overlay.mp4`` (the frames with coloured masks and contours),
 ``memory.json`` (the long-term memory after each frame and its events, in the ``--memory-log`` format of
-``aot_plus.eval``), ``memory_timeline.png`` (``aot_plus.plots``) and ``summary.txt``.
+``aot_plus.eval``), ``memory_timeline.png`` (``aot_plus.plots``) and ``summary.txt``. ``--flip`` and
+``--ms`` add the official test-time augmentation (``aot_plus.inference.augmentation``).
 
 Memory stays flat however long the video: frames are read one at a time, masks and overlay frames are
 written as they come, and only the memory's change points (one per long-term write) are kept for the
@@ -40,7 +41,7 @@ from tqdm import tqdm
 
 from evaluation.palette import DAVIS_PALETTE
 
-from .arguments import non_negative_int, positive_int
+from .arguments import add_test_time_augmentation, non_negative_int, positive_int, test_time_augmentation_settings
 from .checkpoints import CHECKPOINT_FOLDER, RELEASED_CHECKPOINTS, load_model, missing_checkpoint_message
 from .config import EvalConfig, load_eval_config
 from .data.io import check_size
@@ -57,7 +58,7 @@ from .data.vost import MIN_LONG_TERM_GAP, long_term_gap
 from .distributed import Ranks, resolve_device
 from .errors import CheckpointError, DatasetError, RunError, run_command
 from .inference.preprocess import test_time_size
-from .inference.runner import peak_memory
+from .inference.runner import make_session, peak_memory
 from .inference.session import InferenceSession
 from .inference.video import propagate_video
 from .memory import MemoryEvent
@@ -275,6 +276,7 @@ def demo_config(args: argparse.Namespace) -> EvalConfig:
         inference["long_term_gap"] = args.long_term_gap
     if args.mask_unused_objects:
         inference["mask_unused_objects"] = True
+    inference.update(test_time_augmentation_settings(args))
     return load_eval_config(args.model, args.memory, {"inference": inference})
 
 
@@ -285,7 +287,8 @@ class DemoSummary:
     video: Path
     out_dir: Path
     size: tuple[int, int]
-    input_size: tuple[int, int]
+    input_sizes: list[tuple[int, int]]
+    """The network input size of each test-time augmentation (one without --flip / --ms)."""
     long_term_gap: int
     memory: str
     weights: str
@@ -302,9 +305,10 @@ class DemoSummary:
     def lines(self) -> list[str]:
         fps = self.frames / self.seconds if self.seconds > 0 else float("inf")
         model_fps = self.frames / self.model_seconds if self.model_seconds > 0 else float("inf")
-        (height, width), (input_height, input_width) = self.size, self.input_size
+        height, width = self.size
+        sizes = ", ".join(f"{w}x{h}" for h, w in self.input_sizes)
         return [
-            f"video: {self.video} ({width}x{height}, processed at {input_width}x{input_height})",
+            f"video: {self.video} ({width}x{height}, processed at {sizes})",
             f"frames: {self.frames}; objects: {len(self.objects)} (ids {', '.join(map(str, self.objects))})",
             f"weights: {self.weights}; memory: {self.memory}, long-term gap {self.long_term_gap}",
             f"time: {self.seconds:.1f} s, {fps:.1f} FPS end to end, {model_fps:.1f} FPS model time",
@@ -346,19 +350,15 @@ def segment(args: argparse.Namespace, on_frame: Callable[[int], None] | None = N
             print(f"loaded {weights}: {report.summary()}", file=sys.stderr)
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
-        session = InferenceSession(
-            model,
-            memory=config.memory,
-            long_term_gap=gap,
-            max_size=config.inference.max_size,
-            precision=config.inference.precision,
-            mask_unused_objects=config.inference.mask_unused_objects,
-        )
+        session = make_session(model, config, gap)
         summary = DemoSummary(
             video=args.video,
             out_dir=out_dir,
             size=first.image.shape[:2],
-            input_size=test_time_size(*first.image.shape[:2], config.inference.max_size),
+            input_sizes=[
+                test_time_size(*first.image.shape[:2], config.inference.max_size, augmentation.scale)
+                for augmentation in session.augmentations
+            ],
             long_term_gap=gap,
             memory=config.to_dict()["memory"]["policy"],
             weights="random (--random-init)" if weights is None else str(weights),
@@ -490,6 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="never predict object slots that no object uses (models trained that way: the quickstart's)",
     )
+    add_test_time_augmentation(parser)
     return parser
 
 

@@ -38,7 +38,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from .arguments import name_list, positive_int
+from .arguments import add_test_time_augmentation, name_list, positive_int, test_time_augmentation_settings
 from .checkpoints import load_model
 from .config import EvalConfig, load_eval_config
 from .data.protocol import VideoTask
@@ -87,8 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--out",
         type=Path,
-        help="results folder (default: results/<model>_<memory>_<checkpoint name>/<split> for VOST, "
-        ".../<dataset>/<split> for the others)",
+        help="results folder (default: <results root>/<model>_<memory>_<checkpoint name>/<split> for VOST, "
+        ".../<dataset>/<split> for the others; _flip / _ms<scales> added with test-time augmentation)",
+    )
+    parser.add_argument(
+        "--results-root",
+        type=Path,
+        default=Path("results"),
+        metavar="DIR",
+        help="where the default results folders go (default: results)",
     )
     parser.add_argument(
         "--memory",
@@ -111,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=positive_int,
         help="frames between long-term memory writes (default: max(round(N/30), 5) per sequence)",
     )
+    add_test_time_augmentation(parser)
     parser.add_argument(
         "--no-temporal-pe",
         action="store_true",
@@ -172,6 +180,7 @@ def eval_config(args: argparse.Namespace, spec: DatasetSpec | None = None) -> Ev
         inference["mask_unused_objects"] = True
     if args.long_term_gap:
         inference["long_term_gap"] = args.long_term_gap
+    inference.update(test_time_augmentation_settings(args))
     settings = {"inference": inference, "model": {"temporal_pe": False} if args.no_temporal_pe else {}}
     return load_eval_config(args.model, args.memory, settings, args.overrides)
 
@@ -179,15 +188,25 @@ def eval_config(args: argparse.Namespace, spec: DatasetSpec | None = None) -> Ev
 def default_out_dir(
     args: argparse.Namespace, config: EvalConfig, spec: DatasetSpec | None = None, resolution: str = ""
 ) -> Path:
-    """``results/<model>_<memory>_<weights>/<split>`` (VOST) or ``.../<dataset>/<split>[_<resolution>]``:
-    a folder per checkpoint and benchmark, so none is scored for another."""
+    """``<results root>/<model>_<memory>_<weights>/<split>`` (VOST) or ``.../<dataset>/<split>[_<resolution>]``,
+    with ``_flip`` / ``_ms<scales>`` after the split for test-time augmentation: a folder per checkpoint,
+    benchmark and augmentation, so none is scored for another."""
     weights = "random" if args.random_init else args.ckpt.stem
-    run_folder = Path("results") / f"{config.model.name}_{Path(args.memory).stem}_{weights}"
+    run_folder = args.results_root / f"{config.model.name}_{Path(args.memory).stem}_{weights}"
+    augmentation = augmentation_suffix(config)
     if spec is None or not spec.records_dataset:
-        return run_folder / args.split
+        return run_folder / f"{args.split}{augmentation}"
     default_resolution = spec.resolutions[0] if spec.resolutions else ""
     suffix = f"_{resolution}" if resolution != default_resolution else ""
-    return run_folder / spec.name / f"{args.split}{suffix}"
+    return run_folder / spec.name / f"{args.split}{suffix}{augmentation}"
+
+
+def augmentation_suffix(config: EvalConfig) -> str:
+    """``""`` without test-time augmentation, else ``_flip``, ``_ms1-1.3`` or both."""
+    settings = config.inference
+    flip = "_flip" if settings.flip else ""
+    scales = "" if settings.scales == (1.0,) else "_ms" + "-".join(f"{scale:g}" for scale in settings.scales)
+    return flip + scales
 
 
 def write_memory_log(path: Path, reports: Sequence[VideoReport], config: EvalConfig) -> None:

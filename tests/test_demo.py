@@ -180,6 +180,22 @@ def test_frame_folder_in_natural_order_with_an_object_added_later(folder_case, t
     assert overlay[0].shape == (50, 66, 3)  # odd sizes padded for the codec
 
 
+def test_flip_and_scales_reach_the_session(folder_case, tmp_path, capsys):
+    folder, mask = folder_case
+    out = tmp_path / "out"
+    assert run_demo("--video", folder, "--mask", mask, "--out", out, "--flip", "--ms", "1", "0.6", *TINY) == 0
+    # 49x65 at scale 0.6: int(29.4) = 29 -> 16 * round(1.75) + 1 = 33; int(39) = 39 -> 16 * round(2.38) + 1 = 33
+    assert "processed at 65x49, 65x49, 33x33, 33x33" in capsys.readouterr().out
+    frames = [np.array(Image.open(folder / f"f{t}.png")) for t in range(FRAMES)]
+    config = load_eval_config("aott", "restricted")
+    model, _ = load_model(config.model, None, "cpu")
+    session = InferenceSession(model, memory=config.memory, long_term_gap=5, scales=(1.0, 0.6), flip=True)
+    expected = [session.add_reference(frames[0], read_object_mask(mask))]
+    expected += [session.step(frame).label for frame in frames[1:]]
+    for t, label in enumerate(expected):
+        assert (np.array(Image.open(out / "masks" / f"f{t}.png")) == session.to_ids(label)).all(), t
+
+
 def test_start_end_stride_and_max_size(mp4_case, tmp_path, capsys):
     video, _ = mp4_case
     mask = tmp_path / "at2.png"

@@ -1,6 +1,7 @@
 """Test-time image preprocessing, exactly as the official evaluation does it.
 
-1. Long edge capped at ``max_size`` (1040), then each side snapped to 16k+1 (numpy round-half-even).
+1. Long edge capped at ``max_size`` (1040), times the test-time scale (1 unless multi-scale testing),
+   then each side snapped to 16k+1 (numpy round-half-even).
 2. Bicubic resize (OpenCV, float32, no clipping) only when the size changes.
 3. ``x/255``, ImageNet mean/std; the in-place numpy ops run in float64 and round to float32.
 
@@ -22,12 +23,15 @@ TEST_MAX_SIZE = 1040.0  # 480 * 1.3 * 800 / 480, the official TEST_MAX_SIZE
 STRIDE = 16
 
 
-def test_time_size(height: int, width: int, max_size: float = TEST_MAX_SIZE, stride: int = STRIDE) -> tuple[int, int]:
-    """Network input size for a frame of the given size."""
+def test_time_size(
+    height: int, width: int, max_size: float = TEST_MAX_SIZE, scale: float = 1.0, stride: int = STRIDE
+) -> tuple[int, int]:
+    """Network input size for a frame of the given size at a test-time ``scale``."""
     long_edge = max(height, width)
-    scale = max_size / long_edge if long_edge > max_size else None
-    new_h = int(height * scale) if scale is not None else int(height)
-    new_w = int(width * scale) if scale is not None else int(width)
+    cap = max_size / long_edge if long_edge > max_size else None
+    # The official products, in its order: (side * cap) * scale, truncated.
+    new_h = int((height * cap if cap is not None else height) * scale)
+    new_w = int((width * cap if cap is not None else width) * scale)
     return _snap(new_h, stride), _snap(new_w, stride)
 
 
@@ -58,12 +62,12 @@ def check_image(image: np.ndarray) -> None:
 
 
 def preprocess_image(
-    image: np.ndarray, max_size: float = TEST_MAX_SIZE, device: torch.device | str = "cpu"
+    image: np.ndarray, max_size: float = TEST_MAX_SIZE, device: torch.device | str = "cpu", scale: float = 1.0
 ) -> torch.Tensor:
-    """(H, W, 3) uint8 RGB -> (1, 3, h, w) float32 network input on ``device``."""
+    """(H, W, 3) uint8 RGB -> (1, 3, h, w) float32 network input on ``device``, at a test-time ``scale``."""
     check_image(image)
     height, width = image.shape[:2]
-    new_h, new_w = test_time_size(height, width, max_size)
+    new_h, new_w = test_time_size(height, width, max_size, scale)
     if torch.device(device).type != "cpu":
         return preprocess_image_torch(image, (new_h, new_w), torch.device(device))
     pixels = image.astype(np.float32)

@@ -72,16 +72,19 @@ def peak_memory(device: torch.device) -> str:
     return f"peak process RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * kib / 2**30:.2f} GiB"
 
 
-def make_session(model: AOT, config: EvalConfig, task: VideoTask) -> InferenceSession:
-    """A session with the run's memory and inference settings and the video's long-term gap."""
+def make_session(model: AOT, config: EvalConfig, default_gap: int) -> InferenceSession:
+    """A session with the run's memory and inference settings; ``default_gap`` is the video's long-term
+    gap unless the config sets one."""
     settings = config.inference
     return InferenceSession(
         model,
         memory=config.memory,
-        long_term_gap=settings.long_term_gap or task.long_term_gap,
+        long_term_gap=settings.long_term_gap or default_gap,
         max_size=settings.max_size,
         precision=settings.precision,
         mask_unused_objects=settings.mask_unused_objects,
+        scales=settings.scales,
+        flip=settings.flip,
     )
 
 
@@ -178,7 +181,7 @@ def segment_videos(
                 write_run_record(out_dir, settings, provenance)
             clear_finished(out_dir / task.name)
             report = segment_video(
-                make_session(model, config, task), task, frames, references, out_dir, writer, progress
+                make_session(model, config, task.long_term_gap), task, frames, references, out_dir, writer, progress
             )
             mark_finished(out_dir / task.name, written_names(task), settings)
             logger.info(

@@ -10,12 +10,16 @@ objects through its own memories (a ``GroupMemory``: long-term bank with its evi
 short-term memory, write schedule), decodes identity logits and, on ``update``, writes the frame
 into the memories. Every ``long_term_gap`` frames the frame is appended to the long-term memory;
 the policy then decides what to evict (see ``aot_plus.memory``), and ``memory_events`` records it.
+
+With test-time augmentation (``scales``, ``flip``) each augmentation is a view with its own encoding
+and memories; the views' probabilities are averaged (see ``aot_plus.inference.augmentation``).
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
@@ -33,6 +37,7 @@ from ..memory import (
     policy_factory,
 )
 from ..models import AOT, Propagation, mask_unused_slots
+from .augmentation import Augmentation, augmentations, average_probabilities, mirror
 from .objects import ObjectIds, group_label
 from .preprocess import TEST_MAX_SIZE, check_image, preprocess_image
 
@@ -40,8 +45,10 @@ from .preprocess import TEST_MAX_SIZE, check_image, preprocess_image
 class Prediction:
     """Output of ``InferenceSession.predict``; tensors stay on the model's device.
 
-    ``logits``: decoder logits at stride 4 before upsampling, (groups, max_objects + 1, h, w).
-    ``probs``: probabilities over object indices at the original frame size, (1, C, H, W).
+    ``logits``: decoder logits at stride 4 before upsampling, (groups, max_objects + 1, h, w), of the
+    first augmentation (as it sees the frame: mirrored for a flipped one).
+    ``probs``: probabilities over object indices at the original frame size, (1, C, H, W), averaged
+    over the augmentations.
     ``label``: (H, W) uint8 numpy argmax of ``probs``, in object indices (``session.object_ids`` maps
     them); copied to the host on first access, so a loop that never reads it never waits for the device.
     """
@@ -85,14 +92,16 @@ class _GroupState:
 
 
 @dataclass
-class _Frame:
-    """The network-side view of the current frame."""
+class _View:
+    """One augmentation's view of the video: the current frame as the network sees it, and the memories."""
 
-    index: int
-    input_size: tuple[int, int]
-    original_size: tuple[int, int]
+    augmentation: Augmentation
+    groups: list[_GroupState] = field(default_factory=list)
+    input_size: tuple[int, int] = (0, 0)
     token_size: tuple[int, int] = (0, 0)
-    features: list[torch.Tensor] = field(default_factory=list)  # dropped once the frame is decoded
+    features: list[torch.Tensor] = field(default_factory=list)  # dropped once the frame is written
+    pos_emb: torch.Tensor | None = None
+    graphed_encoder: _GraphedEncoder | None = None
 
 
 class _GraphedEncoder:
@@ -132,6 +141,8 @@ class InferenceSession:
         precision: str = "fp32",
         mask_unused_objects: bool = False,
         cuda_graph: bool = True,
+        scales: Sequence[float] = (1.0,),
+        flip: bool = False,
     ):
         """``memory``: a policy name ("restricted", "unrestricted", "fifo"; with the constants the model's
         official code uses, ``memory_defaults`` in its YAML), a memory config such as
@@ -146,6 +157,9 @@ class InferenceSession:
         ``mask_unused_objects``: give the logits of object slots no object uses -1e10, as the official
         engine does in training. The official evaluation leaves them unmasked (the default), so a pixel
         can go to a slot that holds no object and is then written as background.
+
+        ``scales``, ``flip``: test-time augmentation as the official ``--ms`` and ``--flip``: one view
+        per scale (and its mirror with ``flip``), each with its own memories; the default is none.
         """
         if long_term_gap < 1:
             raise ValueError(f"long_term_gap must be >= 1, got {long_term_gap}")
@@ -154,7 +168,7 @@ class InferenceSession:
         self.precision = precision
         self.mask_unused_objects = mask_unused_objects
         self.cuda_graph = cuda_graph
-        self._graphed_encoder: _GraphedEncoder | None = None
+        self.augmentations = augmentations(scales, flip)
         self.model = model.eval()
         if isinstance(memory, str):
             memory = model_memory_config(model.cfg, memory)
@@ -164,9 +178,9 @@ class InferenceSession:
         self.long_term_gap = long_term_gap
         self.max_size = max_size
         self.objects = ObjectIds()
-        self._groups: list[_GroupState] = []
-        self._frame: _Frame | None = None
-        self._pos_emb: torch.Tensor | None = None
+        self._views = [_View(augmentation) for augmentation in self.augmentations]
+        self._index: int | None = None  # of the last frame seen
+        self._original_size: tuple[int, int] = (0, 0)
 
     # ----------------------------------------------------------------------------------- public API
     @property
@@ -181,28 +195,39 @@ class InferenceSession:
     @property
     def frame_index(self) -> int:
         """Index of the last frame seen (0 = the first reference frame)."""
-        if self._frame is None:
+        if self._index is None:
             raise RuntimeError("no frame yet: call add_reference first")
-        return self._frame.index
+        return self._index
 
     @property
     def memory_frames(self) -> list[int]:
-        """Frame indices in the long-term memory of the first object group, oldest first."""
-        return self._groups[0].memory.frames if self._groups else []
+        """Frame indices in the long-term memory of the first object group (of the first augmentation),
+        oldest first."""
+        return self.memory_frames_per_group[0] if self._groups else []
 
     @property
     def memory_frames_per_group(self) -> list[list[int]]:
+        """The long-term memory frames of each object group of the first augmentation."""
         return [g.memory.frames for g in self._groups]
 
     @property
+    def memory_frames_per_augmentation(self) -> list[list[int]]:
+        """The long-term memory frames of the first object group of each augmentation (its own policy's)."""
+        return [view.groups[0].memory.frames if view.groups else [] for view in self._views]
+
+    @property
     def memory_events(self) -> list[MemoryEvent]:
-        """Every long-term write of the first object group (frame 0 first): the frames kept, the entries'
-        scores where the policy scored them, the frame evicted."""
+        """Every long-term write of the first object group of the first augmentation (frame 0 first): the
+        frames kept, the entries' scores where the policy scored them, the frame evicted."""
         return list(self._groups[0].memory.events) if self._groups else []
 
     @property
     def memory_events_per_group(self) -> list[list[MemoryEvent]]:
         return [list(g.memory.events) for g in self._groups]
+
+    @property
+    def _groups(self) -> list[_GroupState]:
+        return self._views[0].groups
 
     def to_ids(self, label: np.ndarray | torch.Tensor) -> np.ndarray:
         """Object indices -> original mask ids (the official write-back)."""
@@ -219,7 +244,7 @@ class InferenceSession:
         """
         check_image(image)
         mask = self._check_mask(mask, image.shape[:2])
-        if self._frame is None:
+        if self._index is None:
             self.objects.register(mask)
             label = self.objects.to_indices(mask)
             self._start(image, label)
@@ -228,45 +253,52 @@ class InferenceSession:
         self.objects.register(mask)
         prediction = self._predict(image)
         label = np.where(mask != 0, self.objects.to_indices(mask), prediction.label)
-        label_tensor = self._label_tensor(label)
+        label_tensor = self._original_label(label)
         self._write_memories(label_tensor, force_long_term=True)
-        self._add_groups_for_new_objects(label_tensor)
-        self._frame.features = []
+        for view in self._views:
+            self._add_groups_for_new_objects(view, label_tensor)
+        self._drop_features()
         return label
 
     @_inference
     def predict(self, image: np.ndarray) -> Prediction:
         """Segments the next frame with the current memories (does not change them)."""
-        if self._frame is None:
+        if self._index is None:
             raise RuntimeError("call add_reference with the first frame and its mask before predict")
         self._check_no_pending()
         return self._predict(image)
 
     def _predict(self, image: np.ndarray) -> Prediction:
-        frame = self._encode(image, self._frame.index + 1)
-        logits = []
-        for g, group in enumerate(self._groups):
-            group.pending = group.memory.read(frame.features[-1], self._pos_emb)
-            group.pending_logits = self._mask_unused(self.model.decode(group.pending, frame.features), g)
-            logits.append(group.pending_logits)
-        self._frame = frame
-        logits = [x.float() for x in logits]
-        return Prediction(torch.cat(logits), self._merge_probabilities(logits, frame.original_size))
+        self._encode(image, self._index + 1)
+        view_logits, view_probs = [], []
+        for view in self._views:
+            logits = []
+            for g, group in enumerate(view.groups):
+                group.pending = group.memory.read(view.features[-1], view.pos_emb)
+                group.pending_logits = self._mask_unused(self.model.decode(group.pending, view.features), g)
+                logits.append(group.pending_logits.float())
+            view_logits.append(logits)
+            probs = self._merge_probabilities(logits, self._original_size)
+            view_probs.append(mirror(probs, view.augmentation))  # back to the frame's orientation
+        return Prediction(torch.cat(view_logits[0]), average_probabilities(view_probs))
 
     @_inference
     def update(self, label: np.ndarray | torch.Tensor) -> None:
         """Writes the last predicted frame into memory, with ``label`` (H, W object indices, 255 = ignore)."""
-        if self._frame is None or self._groups[0].pending is None:
+        if self._index is None or self._groups[0].pending is None:
             raise RuntimeError("update needs a predicted frame: call predict (or step) first")
-        self._write_memories(self._label_tensor(label))
-        self._frame.features = []
+        self._write_memories(self._original_label(label))
+        self._drop_features()
 
     def _write_memories(self, label: torch.Tensor, force_long_term: bool = False) -> None:
+        """Writes the pending frame into every view's memories with ``label`` (original size)."""
         num_groups = self._groups_needed()
-        for g, group in enumerate(self._groups):
-            id_emb = self._id_embedding(group_label(label, g, num_groups, self.model.cfg.max_objects))
-            group.memory.write(self._frame.index, group.pending, id_emb, group.pending_logits, force_long_term)
-            group.pending, group.pending_logits = None, None
+        for view in self._views:
+            view_label = self._view_label(label, view)
+            for g, group in enumerate(view.groups):
+                id_emb = self._id_embedding(group_label(view_label, g, num_groups, self.model.cfg.max_objects))
+                group.memory.write(self._index, group.pending, id_emb, group.pending_logits, force_long_term)
+                group.pending, group.pending_logits = None, None
 
     def step(self, image: np.ndarray) -> Prediction:
         """Predicts the next frame and writes it into memory with its own prediction."""
@@ -276,26 +308,27 @@ class InferenceSession:
 
     # ------------------------------------------------------------------------------------ internals
     def _start(self, image: np.ndarray, label: np.ndarray) -> None:
-        frame = self._encode(image, 0)
-        self._frame = frame
-        self._pos_emb = self.model.position_embedding(frame.token_size, 1, self.device)
-        self._groups = []
-        self._add_groups_for_new_objects(self._label_tensor(label))
-        frame.features = []
+        self._encode(image, 0)
+        label_tensor = self._original_label(label)
+        for view in self._views:
+            view.pos_emb = self.model.position_embedding(view.token_size, 1, self.device)
+            self._add_groups_for_new_objects(view, label_tensor)
+        self._drop_features()
 
-    def _add_groups_for_new_objects(self, label: torch.Tensor) -> None:
-        """Creates the groups that new objects need and starts them on the current frame with ``label``."""
+    def _add_groups_for_new_objects(self, view: _View, label: torch.Tensor) -> None:
+        """Creates the groups of ``view`` that new objects need and starts them on the current frame with
+        ``label`` (original size)."""
         needed = self._groups_needed()
-        frame = self._frame
-        while len(self._groups) < needed:
-            g = len(self._groups)
+        view_label = self._view_label(label, view)
+        while len(view.groups) < needed:
+            g = len(view.groups)
             policy = self._new_policy()
             if not isinstance(policy, MemoryPolicy):
                 raise TypeError(f"the memory policy factory returned {type(policy).__name__}, not a MemoryPolicy")
             memory = GroupMemory(self.model, policy, self.long_term_gap)
-            id_emb = self._id_embedding(group_label(label, g, needed, self.model.cfg.max_objects))
-            memory.start(frame.index, frame.features[-1], id_emb, self._pos_emb)
-            self._groups.append(_GroupState(memory))
+            id_emb = self._id_embedding(group_label(view_label, g, needed, self.model.cfg.max_objects))
+            memory.start(self._index, view.features[-1], id_emb, view.pos_emb)
+            view.groups.append(_GroupState(memory))
 
     def _mask_unused(self, logits: torch.Tensor, group: int) -> torch.Tensor:
         if not self.mask_unused_objects:
@@ -306,26 +339,33 @@ class InferenceSession:
     def _groups_needed(self) -> int:
         return max(math.ceil(self.objects.num_objects / self.model.cfg.max_objects), 1)
 
-    def _encode(self, image: np.ndarray, index: int) -> _Frame:
+    def _encode(self, image: np.ndarray, index: int) -> None:
+        """Makes ``image`` the current frame: each view's input (resized at its scale, then mirrored for a
+        flipped view, as the official transform does) and features."""
         check_image(image)
-        if self._frame is not None and tuple(image.shape[:2]) != self._frame.original_size:
+        if self._index is not None and tuple(image.shape[:2]) != self._original_size:
             raise ValueError(
                 f"frame {index} is {image.shape[1]}x{image.shape[0]}, but the video started at "
-                f"{self._frame.original_size[1]}x{self._frame.original_size[0]}"
+                f"{self._original_size[1]}x{self._original_size[0]}"
             )
-        x = preprocess_image(image, self.max_size, self.device)
-        frame = _Frame(index, tuple(x.shape[-2:]), tuple(image.shape[:2]))
-        frame.features = self._encoder(x)(x)
-        frame.token_size = tuple(frame.features[-1].shape[-2:])
-        return frame
+        for view in self._views:
+            x = mirror(preprocess_image(image, self.max_size, self.device, view.augmentation.scale), view.augmentation)
+            view.input_size = tuple(x.shape[-2:])
+            view.features = self._encoder(view, x)(x)
+            view.token_size = tuple(view.features[-1].shape[-2:])
+        self._index, self._original_size = index, tuple(image.shape[:2])
 
-    def _encoder(self, x: torch.Tensor):
-        """The model's encoder, or its CUDA-graph replay (one graph per session, for the video's input size)."""
+    def _drop_features(self) -> None:
+        for view in self._views:
+            view.features = []
+
+    def _encoder(self, view: _View, x: torch.Tensor):
+        """The model's encoder, or its CUDA-graph replay (one graph per view, for the video's input size)."""
         if not (self.cuda_graph and x.is_cuda and self.precision == "fp32"):
             return self.model.encode_image
-        if self._graphed_encoder is None or self._graphed_encoder.input.shape != x.shape:
-            self._graphed_encoder = _GraphedEncoder(self.model, x)
-        return self._graphed_encoder
+        if view.graphed_encoder is None or view.graphed_encoder.input.shape != x.shape:
+            view.graphed_encoder = _GraphedEncoder(self.model, x)
+        return view.graphed_encoder
 
     def _merge_probabilities(self, logits: list[torch.Tensor], size: tuple[int, int]) -> torch.Tensor:
         """Upsamples each group's logits and merges the groups as the official engine does."""
@@ -337,13 +377,17 @@ class InferenceSession:
         merged = torch.cat([background] + [p[:, 1:] for p in probs], dim=1).clamp(1e-5, 1 - 1e-5)
         return torch.softmax(torch.logit(merged), dim=1)
 
-    def _label_tensor(self, label: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """(H, W) label at the original size -> (1, 1, h, w) int64 at the network input size (nearest)."""
+    def _original_label(self, label: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """(H, W) label at the original size -> (1, 1, H, W) float32 on the device."""
         label = torch.as_tensor(np.asarray(label) if not isinstance(label, torch.Tensor) else label)
-        if label.shape != self._frame.original_size:
-            raise ValueError(f"label is {tuple(label.shape)}, the frame is {self._frame.original_size}")
-        label = label.to(self.device, torch.float32)[None, None]
-        return F.interpolate(label, size=self._frame.input_size, mode="nearest").long()
+        if label.shape != self._original_size:
+            raise ValueError(f"label is {tuple(label.shape)}, the frame is {self._original_size}")
+        return label.to(self.device, torch.float32)[None, None]
+
+    def _view_label(self, label: torch.Tensor, view: _View) -> torch.Tensor:
+        """An original-size label as ``view`` sees it: mirrored at the original size for a flipped view,
+        then (1, 1, h, w) int64 at its input size (nearest), in the official order."""
+        return F.interpolate(mirror(label, view.augmentation), size=view.input_size, mode="nearest").long()
 
     def _id_embedding(self, label: torch.Tensor) -> torch.Tensor:
         """ID embedding of a (1, 1, h, w) label in object indices, 255 = ignore."""

@@ -13,13 +13,27 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 from PIL import Image
 
+from aot_plus import InferenceSession, build_model
+from aot_plus.data.io import read_frames, read_mask
 from aot_plus.eval import main
 from evaluation.palette import DAVIS_PALETTE, save_index_png
 
-from .helpers import FRAMES, HEIGHT, MODEL, WIDTH, error_line, png_files, read_ids, run_wrapper, single_thread_env
+from .helpers import (
+    FRAMES,
+    HEIGHT,
+    MODEL,
+    REPO_ROOT,
+    WIDTH,
+    error_line,
+    png_files,
+    read_ids,
+    run_wrapper,
+    single_thread_env,
+)
 
 HEADLINE = re.compile(r"^J_tr / J = (\d+\.\d) / (\d+\.\d)  \(J_last-Mean (\S+), J-Mean (\S+)\)$", re.M)
 
@@ -154,6 +168,47 @@ def test_random_init_warns_and_uses_the_seed_0_weights(fresh_run, dataset, val_s
     assert [p.read_bytes() for p in png_files(out, sequence)] == [
         p.read_bytes() for p in png_files(fresh_run.out, sequence)
     ]
+
+
+def test_wrapper_passes_test_time_augmentation_and_names_its_default_folder(
+    dataset, val_sequences, tmp_path, one_thread
+):
+    # A copy of the repository's entry points, so that the default folder lands in tmp_path/results.
+    root = tmp_path / "repo"
+    root.mkdir()
+    shutil.copy(REPO_ROOT / "eval_vost.sh", root)
+    for name in ("aot_plus", "evaluation", "configs", ".venv"):
+        (root / name).symlink_to(REPO_ROOT / name)
+    sequence = val_sequences[0]
+    process = subprocess.run(
+        ["bash", str(root / "eval_vost.sh"), "--flip", "--ms", "1.0", "0.75", "--sequences", sequence],
+        env=single_thread_env(MODEL=MODEL, CKPT="random", DATA_ROOT=str(dataset), GPUS="0"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert process.returncode == 0, process.stderr
+    out = root / "results" / f"{MODEL}_restricted_random" / "val_flip_ms1-0.75"
+    inference = yaml.safe_load((out / "config.yaml").read_text())["settings"]["inference"]
+    assert inference["flip"] is True and inference["scales"] == [1.0, 0.75]
+
+    # The same views driven through the session directly, with the weights --random-init draws.
+    torch.manual_seed(0)
+    model = build_model(MODEL)
+    session = InferenceSession(model, long_term_gap=5, scales=(1.0, 0.75), flip=True)
+    frames = sorted((dataset / "JPEGImages_10fps" / sequence).glob("*.jpg"))
+    first_mask = read_mask(dataset / "Annotations" / sequence / frames[0].with_suffix(".png").name)
+    images = list(read_frames(frames))
+    expected = [first_mask] + [session.to_ids(step.label) for step in _steps(session, images, first_mask)]
+    written = png_files(out, sequence)
+    assert [p.stem for p in written] == [f.stem for f in frames]
+    for path, ids in zip(written, expected):
+        assert np.array_equal(read_ids(path), ids), path.name
+
+
+def _steps(session: InferenceSession, images: list[np.ndarray], mask: np.ndarray):
+    session.add_reference(images[0], mask)
+    return [session.step(image) for image in images[1:]]
 
 
 def test_torchrun_splits_the_sequences_across_two_cpu_processes(

@@ -9,33 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from aot_plus import InferenceSession, build_model
+from aot_plus import InferenceSession
 from aot_plus.memory import EvictionDecision, FifoConfig, MemoryPolicy
-from aot_plus.models import ModelConfig
 
 HEIGHT, WIDTH = 49, 65
 LOGIT_SIZE = (13, 17)
-
-
-@pytest.fixture(scope="module")
-def aot_model() -> torch.nn.Module:
-    torch.manual_seed(0)
-    return build_model("aott")
-
-
-@pytest.fixture(scope="module")
-def deaot_model() -> torch.nn.Module:
-    torch.manual_seed(1)
-    return build_model(
-        ModelConfig(
-            name="deaot_mobilenet", family="deaot", encoder="mobilenetv2", num_layers=2, self_heads=1, att_heads=1
-        )
-    )
-
-
-@pytest.fixture(params=["aot", "deaot"])
-def any_model(request, aot_model, deaot_model) -> torch.nn.Module:
-    return aot_model if request.param == "aot" else deaot_model
 
 
 def video(seed: int, num_frames: int, size: tuple[int, int] = (HEIGHT, WIDTH)) -> list[np.ndarray]:
