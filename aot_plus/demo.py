@@ -45,6 +45,7 @@ from .arguments import add_test_time_augmentation, non_negative_int, positive_in
 from .checkpoints import CHECKPOINT_FOLDER, RELEASED_CHECKPOINTS, load_model, missing_checkpoint_message
 from .config import EvalConfig, load_eval_config
 from .data.io import check_size
+from .data.prefetch import prefetched
 from .data.video import (
     FOLDER_FPS,
     FrameFolder,
@@ -366,7 +367,8 @@ def segment(args: argparse.Namespace, on_frame: Callable[[int], None] | None = N
             fps_out=video.fps / args.stride,
         )
         positions = {(number - args.start) // args.stride: mask for number, mask in masks.items()}
-        track = _segment_frames(session, video, itertools.chain([first], frames), positions, summary, on_frame)
+        later = prefetched(frames)  # decoded on a reader thread while the model works
+        track = _segment_frames(session, video, itertools.chain([first], later), positions, summary, on_frame)
         _write_memory_outputs(args, config, session, video, track, out_dir)
     summary.peak_memory = peak_memory(device)
     summary.objects = session.object_ids[1:]

@@ -26,6 +26,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from ..config import EvalConfig
 from ..data.io import check_size, read_frames
+from ..data.prefetch import prefetched
 from ..data.protocol import VideoTask
 from ..errors import RunError
 from ..files import replace_atomically
@@ -99,13 +100,14 @@ def written_names(task: VideoTask) -> list[str]:
 
 
 def read_video(task: VideoTask) -> tuple[Iterator[np.ndarray], dict[int, np.ndarray]]:
-    """The frames of a video (read lazily) and its reference masks, each checked to have the frames' size."""
+    """The frames of a video (read ahead on a reader thread) and its reference masks, each checked to have
+    the frames' size."""
     frames = read_frames(task.frames)
     first = next(frames)
     masks = {position: task.read_reference(position) for position in task.references}
     for position, mask in masks.items():
         check_size(task.references[position], mask.shape, first.shape, f"the first frame {task.frames[0].name}")
-    return itertools.chain([first], frames), masks
+    return itertools.chain([first], prefetched(frames)), masks
 
 
 def segment_video(

@@ -56,7 +56,8 @@ class Prediction:
     def __init__(self, logits: torch.Tensor, probs: torch.Tensor):
         self.logits = logits
         self.probs = probs
-        self.label_tensor = probs.argmax(dim=1)[0].to(torch.uint8)
+        # max(dim).indices is argmax (the first maximum on ties) without its slow strided CPU kernel.
+        self.label_tensor = probs.max(dim=1).indices[0].to(torch.uint8)
         self._label: np.ndarray | None = None
 
     @property

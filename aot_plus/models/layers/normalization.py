@@ -31,6 +31,25 @@ class FrozenBatchNorm2d(nn.Module):
             x, self.running_mean, self.running_var, self.weight, self.bias, training=False, eps=self.eps
         )
 
+    def folded_into(self, conv: nn.Conv2d) -> tuple[torch.Tensor, torch.Tensor]:
+        """Weight and bias of one convolution equal to ``conv`` (bias-free) followed by this layer, for
+        inference: ``conv(x, w * s) + (b - mean * s)`` with ``s = weight / sqrt(var + eps)``, folded in
+        float64 and stored channels-last (the faster oneDNN layout). Not part of the state dict; rebuilt
+        when any of the tensors it comes from is replaced or changed in place."""
+        if conv.bias is not None:
+            raise ValueError("only a bias-free convolution folds into a FrozenBatchNorm2d")
+        sources = (conv.weight, self.weight, self.bias, self.running_mean, self.running_var)
+        key = tuple((id(t), t._version) for t in sources)
+        cached = self.__dict__.get("_folded")
+        if cached is None or cached[0] != key:
+            with torch.no_grad():
+                scale = self.weight.double() * (self.running_var.double() + self.eps).rsqrt()
+                weight = (conv.weight.double() * scale.view(-1, 1, 1, 1)).to(conv.weight.dtype)
+                bias = (self.bias.double() - self.running_mean.double() * scale).to(self.bias.dtype)
+            cached = (key, weight.contiguous(memory_format=torch.channels_last), bias)
+            self.__dict__["_folded"] = cached
+        return cached[1], cached[2]
+
 
 class GroupNorm1D(nn.Module):
     """GroupNorm over the channels of a token sequence laid out (L, B, C)."""
