@@ -62,3 +62,28 @@ def test_time_augmentation_settings(args: argparse.Namespace) -> dict[str, Any]:
     if args.ms:
         settings["scales"] = list(args.ms)
     return settings
+
+
+def add_numerics(parser: argparse.ArgumentParser) -> None:
+    """``--precision`` and ``--tf32``: the arithmetic of inference."""
+    parser.add_argument(
+        "--precision",
+        choices=("fp32", "bf16", "fp16"),
+        help="fp32 (official numerics, the default) or autocast bf16/fp16 for speed on a GPU",
+    )
+    parser.add_argument(
+        "--tf32",
+        action="store_true",
+        help="let a GPU run fp32 convolutions and matmuls in TF32 (faster; off: full float32, which the "
+        "fidelity checks use)",
+    )
+
+
+def numerics_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``inference`` config values that ``--precision`` and ``--tf32`` set."""
+    settings: dict[str, Any] = {}
+    if args.precision:
+        settings["precision"] = args.precision
+    if args.tf32:
+        settings["tf32"] = True
+    return settings

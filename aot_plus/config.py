@@ -26,6 +26,8 @@ class InferenceConfig:
 
     precision: str = "fp32"
     """fp32 (the official numerics), or bf16 / fp16 autocast for speed on a GPU."""
+    tf32: bool = False
+    """Let a GPU run fp32 convolutions and matmuls in TF32 (off: full float32)."""
     long_term_gap: int | None = None
     """Frames between long-term memory writes; None: the benchmark's rule (VOST: max(round(N / 30), 5))."""
     mask_unused_objects: bool = False

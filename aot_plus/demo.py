@@ -41,7 +41,14 @@ from tqdm import tqdm
 
 from evaluation.palette import DAVIS_PALETTE
 
-from .arguments import add_test_time_augmentation, non_negative_int, positive_int, test_time_augmentation_settings
+from .arguments import (
+    add_numerics,
+    add_test_time_augmentation,
+    non_negative_int,
+    numerics_settings,
+    positive_int,
+    test_time_augmentation_settings,
+)
 from .checkpoints import CHECKPOINT_FOLDER, RELEASED_CHECKPOINTS, load_model, missing_checkpoint_message
 from .config import EvalConfig, load_eval_config
 from .data.io import check_size
@@ -269,8 +276,7 @@ def checkpoint_path(args: argparse.Namespace, model_name: str) -> Path | None:
 
 def demo_config(args: argparse.Namespace) -> EvalConfig:
     inference: dict[str, Any] = {}
-    if args.precision:
-        inference["precision"] = args.precision
+    inference.update(numerics_settings(args))
     if args.max_size:
         inference["max_size"] = float(args.max_size)
     if args.long_term_gap:
@@ -471,7 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="long-term memory: restricted (RMem, default), unrestricted, fifo, or a memory YAML file",
     )
     parser.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
-    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="fp32 (default) or autocast on a GPU")
+    add_numerics(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace the results in an existing --out")
     parser.add_argument("--start", type=non_negative_int, default=0, help="first frame to segment (default: 0)")
     parser.add_argument("--end", type=positive_int, help="segment the frames before this one (default: all)")

@@ -38,7 +38,14 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from .arguments import add_test_time_augmentation, name_list, positive_int, test_time_augmentation_settings
+from .arguments import (
+    add_numerics,
+    add_test_time_augmentation,
+    name_list,
+    numerics_settings,
+    positive_int,
+    test_time_augmentation_settings,
+)
 from .checkpoints import load_model
 from .config import EvalConfig, load_eval_config
 from .data.protocol import VideoTask
@@ -103,11 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="memory config in configs/memory (restricted, restricted_may2024, unrestricted, fifo) "
         "or a YAML file (default: restricted, the RMem bank of 1 + 8 frames)",
     )
-    parser.add_argument(
-        "--precision",
-        choices=("fp32", "bf16", "fp16"),
-        help="fp32 (official numerics, the default) or autocast bf16/fp16 for speed on a GPU",
-    )
+    add_numerics(parser)
     parser.add_argument(
         "--mask-unused-objects",
         action="store_true",
@@ -174,8 +177,7 @@ def eval_config(args: argparse.Namespace, spec: DatasetSpec | None = None) -> Ev
     """The run's config: the model and memory YAMLs, the dataset's defaults, the flags, then the
     KEY=VALUE overrides."""
     inference: dict[str, Any] = {} if spec is None else {"max_size": spec.max_size}
-    if args.precision:
-        inference["precision"] = args.precision
+    inference.update(numerics_settings(args))
     if args.mask_unused_objects:
         inference["mask_unused_objects"] = True
     if args.long_term_gap:
@@ -326,10 +328,10 @@ def _segment_everywhere(
 
 def summarise(reports: Sequence[VideoReport], skipped: int, out_dir: Path) -> None:
     frames = sum(r.frames for r in reports)
-    seconds = sum(r.seconds for r in reports)
-    fps = f"{frames / seconds:.2f} FPS" if seconds > 0 else "no frames"
+    seconds, wall = sum(r.seconds for r in reports), sum(r.wall_seconds for r in reports)
+    fps = f"{frames / seconds:.2f} FPS model time, {frames / wall:.2f} end to end" if seconds > 0 else "no frames"
     logger.info(
-        "segmented %d sequence(s), %d frames, %s (model time); %d already finished; results in %s",
+        "segmented %d sequence(s), %d frames, %s; %d already finished; results in %s",
         len(reports),
         frames,
         fps,

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
-from contextlib import nullcontext
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -70,14 +70,30 @@ class Prediction:
 _AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
+@contextmanager
+def fp32_precision(tf32: bool) -> Iterator[None]:
+    """CUDA matmuls and cuDNN convolutions in TF32 (``tf32``) or full float32 for the duration.
+
+    PyTorch's own default runs cuDNN convolutions in TF32 on Ampere and newer GPUs (the official code
+    ran so); full float32 is what the fidelity checks compare. The previous settings are restored after.
+    """
+    matmul, conv = torch.backends.cuda.matmul, torch.backends.cudnn.conv
+    saved = matmul.fp32_precision, conv.fp32_precision
+    matmul.fp32_precision = conv.fp32_precision = "tf32" if tf32 else "ieee"
+    try:
+        yield
+    finally:
+        matmul.fp32_precision, conv.fp32_precision = saved
+
+
 def _inference(method):
-    """Runs a session method without autograd and under the session's autocast precision."""
+    """Runs a session method without autograd, under the session's autocast precision and TF32 setting."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         dtype = _AUTOCAST_DTYPES[self.precision]
         autocast = torch.autocast(self.device.type, dtype=dtype) if dtype is not None else nullcontext()
-        with torch.inference_mode(), autocast:
+        with torch.inference_mode(), autocast, fp32_precision(self.tf32):
             return method(self, *args, **kwargs)
 
     return wrapper
@@ -140,6 +156,7 @@ class InferenceSession:
         long_term_gap: int = 5,
         max_size: float = TEST_MAX_SIZE,
         precision: str = "fp32",
+        tf32: bool = False,
         mask_unused_objects: bool = False,
         cuda_graph: bool = True,
         scales: Sequence[float] = (1.0,),
@@ -151,6 +168,9 @@ class InferenceSession:
         object group).
 
         ``precision``: "fp32" (the official numerics), or "bf16"/"fp16" autocast for speed on a GPU.
+
+        ``tf32``: let a GPU run fp32 convolutions and matmuls in TF32; off, they run in full float32
+        (see ``fp32_precision``).
 
         ``cuda_graph``: on a GPU in fp32, replay the image encoder as a CUDA graph (the encoder's ~150
         kernel launches otherwise cost more CPU time than the GPU spends on them).
@@ -167,6 +187,7 @@ class InferenceSession:
         if precision not in _AUTOCAST_DTYPES:
             raise ValueError(f"precision must be one of {sorted(_AUTOCAST_DTYPES)}, got {precision!r}")
         self.precision = precision
+        self.tf32 = tf32
         self.mask_unused_objects = mask_unused_objects
         self.cuda_graph = cuda_graph
         self.augmentations = augmentations(scales, flip)

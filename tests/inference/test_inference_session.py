@@ -341,3 +341,23 @@ def test_restricted_events_hold_the_scores_of_every_write(any_model):
         if event.evicted is not None:
             position = list(event.scored_frames).index(event.evicted)
             assert position == 1 + int(torch.argmin(event.scores.score[1:]))
+
+
+@pytest.mark.parametrize("tf32", [False, True])
+def test_tf32_setting_holds_inside_the_session_and_is_restored(aot_model, monkeypatch, tf32):
+    seen = []
+    encode = aot_model.encode_image
+
+    def recording(images):
+        seen.append((torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.conv.fp32_precision))
+        return encode(images)
+
+    monkeypatch.setattr(aot_model, "encode_image", recording)
+    before = (torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.conv.fp32_precision)
+    session = InferenceSession(aot_model, tf32=tf32)
+    frames = video(0, 2)
+    session.add_reference(frames[0], square_mask())
+    session.step(frames[1])
+    expected = "tf32" if tf32 else "ieee"
+    assert seen == [(expected, expected)] * 2
+    assert (torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.conv.fp32_precision) == before
