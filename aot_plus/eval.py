@@ -16,7 +16,8 @@ predicted with the chosen memory policy and the official per-sequence long-term 
 local scorer exists (CSVs in the results folder), and the run's config is saved as ``config.yaml`` there.
 
 Settings: ``--model`` and ``--memory`` name configs in ``configs/`` (or YAML files); the flags below and
-``KEY=VALUE`` overrides (``memory.recent_frames=4``, ``inference.precision=bf16``) go on top.
+``KEY=VALUE`` overrides (``memory.recent_frames=4``, ``inference.precision=bf16``) go on top. ``--flip``
+and ``--ms`` are the official test-time augmentation (``aot_plus.inference.augmentation``).
 
 Several GPUs: ``torchrun --nproc_per_node N -m aot_plus.eval ...``. Rank r segments sequences r, r + N,
 ... of the sorted list on ``cuda:<LOCAL_RANK>``; rank 0 then scores and prints.
