@@ -54,7 +54,7 @@ from .data.registry import DATASETS, DEFAULT_DATASET, DatasetSpec, Scores, TaskR
 from .distributed import Ranks, any_rank_failed, gather_on_main, resolve_device, start_process_group
 from .errors import RunError, run_command
 from .inference.runner import VideoReport, run_settings, segment_videos, write_zip
-from .results import folder_lock, write_atomically
+from .results import check_results_folder, folder_lock, write_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -231,8 +231,21 @@ def segment_on_this_rank(
     out_dir: Path,
     dataset_settings: dict[str, Any] | None = None,
 ) -> tuple[list[VideoReport], int]:
+    """Loads the model, lets rank 0 check the results folder, then segments this rank's share. No rank
+    writes before rank 0's check has passed (a collective waits for it), and a failure anywhere stops all."""
     weights = None if args.random_init else args.ckpt
-    model, report = load_model(config.model, weights, device)
+    error: Exception | None = None
+    try:
+        model, report = load_model(config.model, weights, device)
+        settings = {**run_settings(config, weights, args.split), **(dataset_settings or {})}
+        if ranks.is_main:
+            check_results_folder(out_dir, settings, args.overwrite)
+    except Exception as err:  # shared with the other ranks below
+        error = err
+    if ranks.distributed and any_rank_failed(error is not None, device) and error is None:
+        raise RunError("another rank failed; see its error message")
+    if error is not None:
+        raise error
     if report is None:
         logger.warning(
             "WARNING: --random-init: the model has RANDOM weights; its masks and scores only test the "
@@ -242,7 +255,6 @@ def segment_on_this_rank(
         logger.info(
             "loaded %s into %s%s", args.ckpt, config.model.name, "" if report.clean else f" ({report.summary()})"
         )
-    settings = {**run_settings(config, weights, args.split), **(dataset_settings or {})}
     provenance = {
         "weights": "random" if weights is None else str(weights.resolve()),
         "data_root": str(args.data_root.resolve()),

@@ -28,7 +28,7 @@ from .data.synthetic import generate_dataset
 from .data.vost import eval_tasks
 from .errors import run_command
 from .inference.runner import run_settings, segment_videos
-from .results import folder_lock
+from .results import check_results_folder, folder_lock
 from .scoring import score_results
 from .training.config import load_train_config
 from .training.trainer import Trainer, TrainRun, checkpoint_steps
@@ -89,6 +89,7 @@ def _segment(args: argparse.Namespace, checkpoint: Path, predictions: Path) -> N
     settings = run_settings(config, checkpoint, "val")
     provenance = {"weights": str(checkpoint.resolve()), "data_root": str(args.data_root.resolve())}
     with folder_lock(predictions):
+        check_results_folder(predictions, settings, overwrite=False)
         segment_videos(model, eval_tasks(args.data_root, "val"), config, predictions, False, settings, provenance)
 
 

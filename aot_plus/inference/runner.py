@@ -34,7 +34,6 @@ from ..files import replace_atomically
 from ..models import AOT
 from ..results import (
     ResultsWriter,
-    check_results_folder,
     clear_finished,
     is_finished,
     mark_finished,
@@ -171,8 +170,11 @@ def segment_videos(
 ) -> tuple[list[VideoReport], int]:
     """Segments the videos of ``tasks`` not finished yet with these ``settings`` (all of them with
     ``overwrite``). ``is_main``: this process shows progress and writes the run record (rank 0).
-    Returns (reports, skipped)."""
-    check_results_folder(out_dir, settings, overwrite)
+    Returns (reports, skipped).
+
+    The caller holds the folder (``folder_lock``) and has checked it (``check_results_folder``) before
+    any process writes into it: with several ranks, one rank's first PNGs would otherwise look to a
+    later check like predictions no recorded run made."""
     todo = [task for task in tasks if overwrite or not is_finished(out_dir / task.name, written_names(task), settings)]
     skipped = len(tasks) - len(todo)
     if skipped:
