@@ -24,7 +24,6 @@ DATA_ROOT="${DATA_ROOT:-$root/datasets/VOST}"
 SPLIT="${SPLIT:-val}"
 MEMORY="${MEMORY:-restricted}"
 GPUS="${GPUS:-}"
-model_name="$(basename "${MODEL%.y*ml}")"
 
 case "$MODEL" in
     r50_deaotl) released="aotplus_R50_DeAOTL_Temp_pe_Slot_4_ema_20000.pth" ;;

@@ -54,7 +54,7 @@ def add_test_time_augmentation(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def test_time_augmentation_settings(args: argparse.Namespace) -> dict[str, Any]:
+def augmentation_settings(args: argparse.Namespace) -> dict[str, Any]:
     """The ``inference`` config values that ``--flip`` and ``--ms`` set."""
     settings: dict[str, Any] = {}
     if args.flip:

@@ -44,10 +44,10 @@ from evaluation.palette import DAVIS_PALETTE
 from .arguments import (
     add_numerics,
     add_test_time_augmentation,
+    augmentation_settings,
     non_negative_int,
     numerics_settings,
     positive_int,
-    test_time_augmentation_settings,
 )
 from .checkpoints import CHECKPOINT_FOLDER, RELEASED_CHECKPOINTS, load_model, missing_checkpoint_message
 from .config import EvalConfig, load_eval_config
@@ -283,7 +283,7 @@ def demo_config(args: argparse.Namespace) -> EvalConfig:
         inference["long_term_gap"] = args.long_term_gap
     if args.mask_unused_objects:
         inference["mask_unused_objects"] = True
-    inference.update(test_time_augmentation_settings(args))
+    inference.update(augmentation_settings(args))
     return load_eval_config(args.model, args.memory, {"inference": inference})
 
 

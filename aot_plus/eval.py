@@ -42,10 +42,10 @@ import torch.distributed as dist
 from .arguments import (
     add_numerics,
     add_test_time_augmentation,
+    augmentation_settings,
     name_list,
     numerics_settings,
     positive_int,
-    test_time_augmentation_settings,
 )
 from .checkpoints import load_model
 from .config import EvalConfig, load_eval_config
@@ -183,7 +183,7 @@ def eval_config(args: argparse.Namespace, spec: DatasetSpec | None = None) -> Ev
         inference["mask_unused_objects"] = True
     if args.long_term_gap:
         inference["long_term_gap"] = args.long_term_gap
-    inference.update(test_time_augmentation_settings(args))
+    inference.update(augmentation_settings(args))
     settings = {"inference": inference, "model": {"temporal_pe": False} if args.no_temporal_pe else {}}
     return load_eval_config(args.model, args.memory, settings, args.overrides)
 
