@@ -110,7 +110,10 @@ def sha256_of(path: Path) -> str:
 
 def code_version() -> str:
     """The package version and, in a git checkout, its commit (``+dirty`` with uncommitted changes)."""
-    version = metadata.version("rmem")
+    try:
+        version = metadata.version("rmem")
+    except metadata.PackageNotFoundError:  # a source tree on PYTHONPATH, e.g. eval_vost.sh without .venv
+        version = "uninstalled"
     root = Path(__file__).resolve().parents[1]
     try:
         commit = subprocess.run(

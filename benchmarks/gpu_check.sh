@@ -33,11 +33,6 @@ trap 'rm -rf "$work"' EXIT
 exec > >(tee "$OUT/gpu_check.log") 2>&1
 section() { echo; echo "=== $* ($(date -u +%H:%M:%S))"; }
 
-# The results' provenance reads the package's metadata: install it in place (no download, no deps).
-"$PYTHON" -m pip show rmem >/dev/null 2>&1 ||
-    "$PYTHON" -m pip install --quiet --no-deps --no-build-isolation --no-index -e . >/dev/null 2>&1 ||
-    echo "note: could not install the package metadata; results records will fail"
-
 section "device"
 nvidia-smi 2>/dev/null || echo "no nvidia-smi"
 "$PYTHON" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.is_available())"

@@ -246,3 +246,20 @@ def test_a_second_writer_into_the_folder_is_refused(dataset, checkpoint, tmp_pat
         "this results folder; wait for it to finish or choose another --out"
     )
     assert not png_files(out, (dataset / "ImageSets" / "val.txt").read_text().split()[0])
+
+
+def test_the_code_version_of_a_source_tree_without_the_installed_package(monkeypatch):
+    from importlib import metadata
+
+    from aot_plus import results
+
+    version, installed = metadata.version("rmem"), results.code_version()
+    assert installed.startswith(version)
+
+    def not_installed(name: str) -> str:
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(results.metadata, "version", not_installed)
+    uninstalled = results.code_version()
+    assert uninstalled.startswith("uninstalled")
+    assert uninstalled.removeprefix("uninstalled") == installed.removeprefix(version)  # the same commit part
