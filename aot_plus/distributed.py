@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from .errors import DeviceError
+from .errors import DeviceError, RunError
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,15 @@ def any_rank_failed(failed: bool, device: torch.device) -> bool:
     flag = torch.tensor([int(failed)], device=device if device.type == "cuda" else "cpu")
     dist.all_reduce(flag)
     return bool(flag.item())
+
+
+def raise_if_any_rank_failed(error: Exception | None, ranks: Ranks, device: torch.device, message: str) -> None:
+    """After a step that may fail on some ranks (every rank calls it): raises this rank's ``error``, or,
+    where this rank succeeded but another failed, ``RunError(message)``, so that no rank waits forever."""
+    if ranks.distributed and any_rank_failed(error is not None, device) and error is None:
+        raise RunError(message)
+    if error is not None:
+        raise error
 
 
 def gather_on_main(value: object, ranks: Ranks) -> list[object]:

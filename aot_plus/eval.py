@@ -51,7 +51,7 @@ from .checkpoints import load_model
 from .config import EvalConfig, load_eval_config
 from .data.protocol import VideoTask
 from .data.registry import DATASETS, DEFAULT_DATASET, DatasetSpec, Scores, TaskRequest, get_dataset
-from .distributed import Ranks, any_rank_failed, gather_on_main, resolve_device, start_process_group
+from .distributed import Ranks, gather_on_main, raise_if_any_rank_failed, resolve_device, start_process_group
 from .errors import RunError, run_command
 from .inference.runner import VideoReport, run_settings, segment_videos, write_zip
 from .results import check_results_folder, folder_lock, write_atomically
@@ -242,10 +242,7 @@ def segment_on_this_rank(
             check_results_folder(out_dir, settings, args.overwrite)
     except Exception as err:  # shared with the other ranks below
         error = err
-    if ranks.distributed and any_rank_failed(error is not None, device) and error is None:
-        raise RunError("another rank failed; see its error message")
-    if error is not None:
-        raise error
+    raise_if_any_rank_failed(error, ranks, device, "another rank failed; see its error message")
     if report is None:
         logger.warning(
             "WARNING: --random-init: the model has RANDOM weights; its masks and scores only test the "
@@ -293,10 +290,8 @@ def run(args: argparse.Namespace, ranks: Ranks) -> Scores | None:
                 stack.enter_context(folder_lock(out_dir))
         except RunError as err:
             error = err
-        if ranks.distributed and any_rank_failed(error is not None, device) and error is None:
-            raise RunError(f"{out_dir}: rank 0 could not take the results folder; see its error message")
-        if error is not None:
-            raise error
+        message = f"{out_dir}: rank 0 could not take the results folder; see its error message"
+        raise_if_any_rank_failed(error, ranks, device, message)
         reports, skipped = _segment_everywhere(args, config, tasks, ranks, device, out_dir, dataset_settings)
         if reports is not None and args.zip:  # still holding the folder, so no other run changes it
             zip_path = out_root / f"{spec.name}_{args.split}.zip"
@@ -329,10 +324,7 @@ def _segment_everywhere(
         reports, skipped = segment_on_this_rank(args, config, tasks, ranks, device, out_dir, dataset_settings)
     except Exception as err:  # shared with the other ranks below
         error = err
-    if ranks.distributed and any_rank_failed(error is not None, device) and error is None:
-        raise RunError("another rank failed; see its error message")
-    if error is not None:
-        raise error
+    raise_if_any_rank_failed(error, ranks, device, "another rank failed; see its error message")
     gathered = gather_on_main((reports, skipped), ranks)
     if not ranks.is_main:
         return None, 0

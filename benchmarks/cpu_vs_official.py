@@ -39,7 +39,6 @@ import importlib
 import importlib.util
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -60,6 +59,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 import aot_plus  # noqa: E402
 from benchmarks.inference import synthetic_video  # noqa: E402
+from benchmarks.scorer import cpu_name  # noqa: E402
 
 OFFICIAL_PACKAGES = ("networks", "configs", "utils", "dataloaders")
 STAGE = "pre_vost"  # eval_vost.sh
@@ -384,16 +384,6 @@ def summarise(result: ModelResult, warmup: int) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------- report
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def header(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "torch": torch.__version__,
@@ -401,7 +391,7 @@ def header(args: argparse.Namespace) -> dict[str, Any]:
         "size": f"{args.height}x{args.width}",
         "frames": args.frames,
         "warmup": args.warmup,
-        "cpu": f"{cpu_model()} ({os.cpu_count()} logical cores)",
+        "cpu": f"{cpu_name()} ({os.cpu_count()} logical cores)",
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "official": str(Path(args.official).resolve()),
         "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
