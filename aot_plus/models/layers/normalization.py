@@ -24,12 +24,17 @@ class FrozenBatchNorm2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.requires_grad:
             # The fused op would also build gradients for the frozen buffers.
-            scale = self.weight * (self.running_var + self.eps).rsqrt()
-            shift = self.bias - self.running_mean * scale
+            scale, shift = self._scale_and_shift(self.weight.dtype)
             return x * scale.view(1, -1, 1, 1).to(x.dtype) + shift.view(1, -1, 1, 1).to(x.dtype)
         return F.batch_norm(
             x, self.running_mean, self.running_var, self.weight, self.bias, training=False, eps=self.eps
         )
+
+    def _scale_and_shift(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x * scale + shift`` is this layer, computed in ``dtype``."""
+        weight, bias, mean, var = (t.to(dtype) for t in (self.weight, self.bias, self.running_mean, self.running_var))
+        scale = weight * (var + self.eps).rsqrt()
+        return scale, bias - mean * scale
 
     def folded_into(self, conv: nn.Conv2d) -> tuple[torch.Tensor, torch.Tensor]:
         """Weight and bias of one convolution equal to ``conv`` (bias-free) followed by this layer, for
@@ -43,9 +48,9 @@ class FrozenBatchNorm2d(nn.Module):
         cached = self.__dict__.get("_folded")
         if cached is None or cached[0] != key:
             with torch.no_grad():
-                scale = self.weight.double() * (self.running_var.double() + self.eps).rsqrt()
+                scale, shift = self._scale_and_shift(torch.float64)
                 weight = (conv.weight.double() * scale.view(-1, 1, 1, 1)).to(conv.weight.dtype)
-                bias = (self.bias.double() - self.running_mean.double() * scale).to(self.bias.dtype)
+                bias = shift.to(self.bias.dtype)
             cached = (key, weight.contiguous(memory_format=torch.channels_last), bias)
             self.__dict__["_folded"] = cached
         return cached[1], cached[2]
