@@ -27,6 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..labels import IGNORE_ID
 from ..memory import (
     GroupMemory,
     MemoryConfig,
@@ -412,8 +413,17 @@ class InferenceSession:
         return F.interpolate(mirror(label, view.augmentation), size=view.input_size, mode="nearest").long()
 
     def _id_embedding(self, label: torch.Tensor) -> torch.Tensor:
-        """ID embedding of a (1, 1, h, w) label in object indices, 255 = ignore."""
-        return self.model.id_embedding(self.model.one_hot_ids(label))
+        """ID embedding of a (1, 1, h, w) label in object indices, 255 = ignore.
+
+        On the CPU, where reading the label's highest index costs no device sync, only the ids up to it
+        are embedded (the same sums; see ``AOT.id_embedding``). A predicted label may hold an id slot no
+        object uses, so the highest index is read from the label, not from the object count.
+        """
+        num_ids = None
+        if label.device.type == "cpu":
+            highest = int(label.masked_fill(label == IGNORE_ID, 0).max())
+            num_ids = min(highest, self.model.cfg.max_objects) + 1
+        return self.model.id_embedding(self.model.one_hot_ids(label, num_ids=num_ids))
 
     def _check_mask(self, mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         mask = np.asarray(mask)

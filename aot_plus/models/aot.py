@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..labels import IGNORE_ID
@@ -113,13 +114,17 @@ class AOT(nn.Module):
         features = self.encoder(images)
         return features[:-1] + [self.encoder_projector(features[-1])]
 
-    def one_hot_ids(self, label: torch.Tensor, use_ignore: bool = True) -> torch.Tensor:
-        """(B, 1, H, W) object indices -> (B, id_channels, H, W): one-hot ids 0..max_objects, then ignore.
+    def one_hot_ids(self, label: torch.Tensor, use_ignore: bool = True, num_ids: int | None = None) -> torch.Tensor:
+        """(B, 1, H, W) object indices -> (B, num_ids + 1, H, W): one-hot ids 0..num_ids - 1, then ignore.
 
-        Ignore pixels (255) clear the background channel and set the ignore channel; with
-        ``use_ignore=False`` (a reference frame, officially) the ignore channel stays empty.
+        ``num_ids`` defaults to every id (max_objects + 1); fewer suit a label whose indices are all below
+        it (see ``id_embedding``). Ignore pixels (255) clear the background channel and set the ignore
+        channel; with ``use_ignore=False`` (a reference frame, officially) the ignore channel stays empty.
         """
-        ids = torch.arange(self.cfg.max_objects + 1, device=label.device).view(1, -1, 1, 1)
+        num_ids = self.cfg.max_objects + 1 if num_ids is None else num_ids
+        if not 1 <= num_ids <= self.cfg.max_objects + 1:
+            raise ValueError(f"num_ids must be in 1..{self.cfg.max_objects + 1}, got {num_ids}")
+        ids = torch.arange(num_ids, device=label.device).view(1, -1, 1, 1)
         one_hot = (label == ids).float()
         if not use_ignore:
             return torch.cat([one_hot, torch.zeros_like(one_hot[:, :1])], dim=1)
@@ -128,8 +133,17 @@ class AOT(nn.Module):
         return torch.cat([one_hot, ignore], dim=1)
 
     def id_embedding(self, one_hot: torch.Tensor) -> torch.Tensor:
-        """ID embedding (HW, B, C) of a (B, id_channels, H, W) one-hot mask at input resolution."""
-        return map_to_seq(self.patch_wise_id_bank(one_hot))
+        """ID embedding (HW, B, C) of a (B, k + 1, H, W) one-hot mask at input resolution: ids 0..k - 1,
+        then ignore (``one_hot_ids``).
+
+        With fewer ids than max_objects + 1 only their weights are convolved: the ids left out would be
+        all-zero channels, which add nothing to the sums (2 objects of 10: a quarter of the work).
+        """
+        bank = self.patch_wise_id_bank
+        if one_hot.shape[1] == bank.in_channels:
+            return map_to_seq(bank(one_hot))
+        weight = torch.cat([bank.weight[:, : one_hot.shape[1] - 1], bank.weight[:, -1:]], dim=1)
+        return map_to_seq(F.conv2d(one_hot, weight, bank.bias, bank.stride, bank.padding))
 
     def position_embedding(self, size_2d: tuple[int, int], batch: int, device: torch.device) -> torch.Tensor | None:
         """Spatial sine embedding of the token grid for the self-attention, (HW, B, C)."""

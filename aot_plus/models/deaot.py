@@ -9,7 +9,6 @@ from torch import nn
 
 from .aot import AOT
 from .config import ModelConfig
-from .layers.basic import map_to_seq
 from .layers.deaot_block import DualBranchGPM
 
 
@@ -40,4 +39,4 @@ class DeAOT(AOT):
         return None
 
     def id_embedding(self, one_hot: torch.Tensor) -> torch.Tensor:
-        return self.id_norm(map_to_seq(self.patch_wise_id_bank(one_hot)))
+        return self.id_norm(super().id_embedding(one_hot))
