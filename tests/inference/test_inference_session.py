@@ -91,6 +91,37 @@ def test_step_equals_predict_then_update_with_its_label(any_model):
     assert stepped.memory_frames == manual.memory_frames == [0, 2, 4, 6]
 
 
+def test_memory_writes_embed_unused_slots_and_ignore_as_the_full_one_hot_does(any_model):
+    """The session embeds only the ids up to a label's highest one; a label holding an id slot no object
+    uses (a prediction may) or ignore pixels must give the memories of the full official one-hot."""
+    frames = video(4, 6)
+    sliced = InferenceSession(any_model, memory="restricted", long_term_gap=2)
+    full = InferenceSession(any_model, memory="restricted", long_term_gap=2)
+    model = any_model
+    full._id_embedding = lambda label: model.id_embedding(model.one_hot_ids(label))
+    for session in (sliced, full):
+        session.add_reference(frames[0], stripes_mask([1, 2]))
+    unused_slot, ignore_and_slot_4 = stripes_mask([1, 2]), np.full((HEIGHT, WIDTH), 4, np.uint8)
+    unused_slot[:, WIDTH // 2 :] = 9
+    ignore_and_slot_4[: HEIGHT // 2] = 255
+    labels = [stripes_mask([1, 2]), unused_slot, ignore_and_slot_4, stripes_mask([0, 0])]
+    for frame, label in zip(frames[1:], labels):
+        a, b = sliced.predict(frame), full.predict(frame)
+        torch.testing.assert_close(a.logits, b.logits, atol=1e-5, rtol=1e-5)
+        sliced.update(label)
+        full.update(label)
+    a, b = sliced.predict(frames[-1]), full.predict(frames[-1])
+    torch.testing.assert_close(a.logits, b.logits, atol=1e-5, rtol=1e-5)
+    # Slot 9 and ignore reached the memory: without them the last prediction moves (a randomly
+    # initialised ID bank is small, hence the moderate bound, still 30 times the tolerance above).
+    plain = InferenceSession(any_model, memory="restricted", long_term_gap=2)
+    plain.add_reference(frames[0], stripes_mask([1, 2]))
+    for frame in frames[1:-1]:
+        plain.predict(frame)
+        plain.update(stripes_mask([1, 2]))
+    assert (plain.predict(frames[-1]).logits - a.logits).abs().max() > 3e-4
+
+
 def test_prediction_shapes_and_label_is_the_argmax(aot_model):
     session = InferenceSession(aot_model)
     frames = video(4, 2)
