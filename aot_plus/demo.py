@@ -65,6 +65,7 @@ from .data.video import (
 from .data.vost import MIN_LONG_TERM_GAP, long_term_gap
 from .distributed import Ranks, resolve_device
 from .errors import CheckpointError, DatasetError, RunError, run_command
+from .host import keep_freed_memory
 from .inference.preprocess import test_time_size
 from .inference.runner import make_session, peak_memory
 from .inference.session import InferenceSession
@@ -508,6 +509,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.end is not None and args.end <= args.start:
         parser.error(f"--end {args.end} must be after --start {args.start}")
+    keep_freed_memory()
     return run_command(lambda: segment(args) and 0)
 
 

@@ -53,6 +53,7 @@ from .data.protocol import VideoTask
 from .data.registry import DATASETS, DEFAULT_DATASET, DatasetSpec, Scores, TaskRequest, get_dataset
 from .distributed import Ranks, gather_on_main, raise_if_any_rank_failed, resolve_device, start_process_group
 from .errors import RunError, run_command
+from .host import keep_freed_memory
 from .inference.runner import VideoReport, run_settings, segment_videos, write_zip
 from .results import check_results_folder, folder_lock, write_atomically
 
@@ -386,6 +387,7 @@ def score(
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (2 with a one-line ``error:`` message on bad input)."""
     args = build_parser().parse_args(argv)
+    keep_freed_memory()
     ranks = Ranks.from_env()
     prefix = f"[rank {ranks.rank}] " if ranks.distributed else ""
     logging.basicConfig(level=logging.INFO, format=f"{prefix}%(message)s", stream=sys.stdout)

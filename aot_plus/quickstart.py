@@ -27,6 +27,7 @@ from .config import load_eval_config
 from .data.synthetic import generate_dataset
 from .data.vost import eval_tasks
 from .errors import run_command
+from .host import keep_freed_memory
 from .inference.runner import run_settings, segment_videos
 from .results import check_results_folder, folder_lock
 from .scoring import score_results
@@ -113,6 +114,7 @@ def run(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    keep_freed_memory()
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     threads = torch.get_num_threads()
     torch.set_num_threads(args.threads)

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from .errors import ConfigError, run_command
+from .host import keep_freed_memory
 from .training.config import load_train_config
 from .training.trainer import Trainer, TrainRun
 from .yaml_config import parse_overrides
@@ -89,6 +90,7 @@ def build_run(args: argparse.Namespace) -> Trainer:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    keep_freed_memory()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
     def train() -> None:

@@ -6,7 +6,8 @@
 Runs ``InferenceSession.step`` (predict + memory update + label copied to the host, as the evaluation
 does) on a synthetic video with random weights; timing does not depend on the weights. Reports, at
 frames 50/100/200/400/..., the mean latency of the preceding window, FPS, peak memory (CUDA max
-allocated on a GPU, process RSS on the CPU) and the long-term memory size. The official code on an
+allocated on a GPU, process RSS on the CPU) and the long-term memory size. Like the command-line
+tools, it keeps freed host memory for reuse (``aot_plus.host.keep_freed_memory``). The official code on an
 H200 (fp32, 480x854, 2 objects): DeAOT-L + RMem 38.6 FPS, AOT-L + RMem 44.7 FPS, 1.4 / 2.1 GB;
 unrestricted AOT-L at gap 5: 7 FPS and 23 GB by frame 600.
 """
@@ -25,6 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import aot_plus  # noqa: E402
+from aot_plus.host import keep_freed_memory  # noqa: E402
 
 
 def synthetic_video(height: int, width: int, count: int = 16, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
@@ -134,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-cuda-graph", action="store_true", help="run the encoder eagerly on the GPU")
     p.add_argument("--json", type=Path, help="write the rows here")
     args = p.parse_args(argv)
+    keep_freed_memory()
     device = torch.device(args.device)
     torch.backends.cudnn.benchmark = args.cudnn_benchmark
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
