@@ -34,8 +34,10 @@ def _sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout: float) -> 
 
 def _matmul_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout: float) -> torch.Tensor:
     """softmax(q k^T / sqrt(d)) v with two GEMMs: faster than the fused fp32 kernels when values are much
-    wider than keys (DeAOT: 128-wide keys, 1024-wide values)."""
-    attn = torch.softmax(q @ k.transpose(-2, -1) * q.shape[-1] ** -0.5, dim=-1)
+    wider than keys (DeAOT: 128-wide keys, 1024-wide values). The queries are scaled, not the scores (as
+    the official code's explicit path does): one pass over the (queries x keys) matrix fewer, ~10% of the
+    long-term attention at VOST's 1040x585 input on a CPU."""
+    attn = torch.softmax((q / q.shape[-1] ** 0.5) @ k.transpose(-2, -1), dim=-1)
     return F.dropout(attn, dropout) @ v
 
 
