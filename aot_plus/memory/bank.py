@@ -11,7 +11,8 @@ from torch import Tensor
 from aot_plus.memory.base import EvictionEvidence, EvictionScores, MemoryPolicy
 
 Entries = list[list[Tensor]]
-"""One frame's memory: entries[layer][field], each (HW, B, C). AOT has fields (K, V), DeAOT (K, V, ID_V)."""
+"""One frame's memory: entries[layer][field], each (HW, B, C). AOT and DeAOT have fields (K, V); DeAOT's V
+is its visual and ID values side by side."""
 
 SCORE_FIELDS = ("relevance", "smoothed_relevance", "stay_counts", "bonus", "score")
 

@@ -19,7 +19,7 @@ from aot_plus.memory import (
 )
 
 HW, BATCH = 6, 2
-FIELD_CHANNELS = (4, 8, 8)  # DeAOT-like K, V, ID_V; AOT would have two fields
+FIELD_CHANNELS = (4, 8, 8)  # three fields of unequal widths: the bank is generic over its fields
 
 
 def entries_of(frame: int, layers: int = 3, channels: Sequence[int] = FIELD_CHANNELS) -> list[list[torch.Tensor]]:

@@ -4,8 +4,10 @@ Each layer keeps two branches, visual and identity. Long-term gated attention ov
 (keys carry the RMem temporal embedding), short-term gated attention in a 15x15 window of the
 previous frame, and gated self-attention. Memories are passed in and returned: no layer state.
 
-Memory entries per layer: ``[K (·, HW, B, 128), V (·, HW, B, 512), ID_V (·, HW, B, 512)]``; long-term
-entries are stacked over T frames, the short-term memory is the previous frame's entry.
+Memory entries per layer: ``[K (·, HW, B, 128), V (·, HW, B, 1024)]``, where V holds the visual value
+(512) and then the ID value (512), the values the attention reads side by side: joined once when a frame
+is written, not at every read of the whole bank. Long-term entries are stacked over T frames, the
+short-term memory is the previous frame's entry.
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ class GatedPropagationModule(nn.Module):
         self, state: DeAOTLayerState, id_emb: torch.Tensor
     ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Long-term entry and short-term memory of this frame (the same tensors in DeAOT)."""
-        entry = [state.key, state.value, self.fuse_id(state.id_value_input, id_emb)]
+        entry = [state.key, torch.cat([state.value, self.fuse_id(state.id_value_input, id_emb)], dim=-1)]
         return entry, entry
 
     def long_term_attention_mass(
@@ -120,18 +122,13 @@ class GatedPropagationModule(nn.Module):
             entry, _ = self.memory_entries(state, id_emb)
             long_memory = [t[None] for t in entry]
             short_memory = entry
-        long_k, long_v, long_id_v = long_memory
-        short_k, short_v, short_id_v = short_memory
+        long_k, long_v = long_memory
+        short_k, short_v = short_memory
 
         query, keys = add_temporal_embedding(curr_q, long_k, temporal)
-        values = torch.cat([long_v.flatten(0, 1), long_id_v.flatten(0, 1)], dim=-1)
-        long_out = self.long_term_attn(query, keys, values, gate, size_2d)
+        long_out = self.long_term_attn(query, keys, long_v.flatten(0, 1), gate, size_2d)
         short_out = self.short_term_attn(
-            seq_to_2d(curr_q, size_2d),
-            seq_to_2d(short_k, size_2d),
-            seq_to_2d(torch.cat([short_v, short_id_v], dim=-1), size_2d),
-            gate,
-            size_2d,
+            seq_to_2d(curr_q, size_2d), seq_to_2d(short_k, size_2d), seq_to_2d(short_v, size_2d), gate, size_2d
         )
 
         long_vis, long_id = torch.split(long_out, self.d_model, dim=-1)
