@@ -39,6 +39,7 @@ import importlib
 import importlib.util
 import json
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -446,13 +447,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--frames", type=int, default=24, help="frames after the reference frame")
     p.add_argument("--warmup", type=int, default=4, help="first frames not averaged")
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
-    p.add_argument("--out", type=Path, help="report (default: benchmarks/results/cpu_vs_official_<H>x<W>.md)")
+    p.add_argument(
+        "--out", type=Path, help="report (default: benchmarks/results/cpu_vs_official_<H>x<W>_<cpu_tag()>.md)"
+    )
     args = p.parse_args(argv)
     if args.frames <= args.warmup:
         p.error(f"--frames ({args.frames}) must exceed --warmup ({args.warmup})")
     if args.out is None:
-        args.out = REPO / "benchmarks" / "results" / f"cpu_vs_official_{args.height}x{args.width}.md"
+        args.out = REPO / "benchmarks" / "results" / f"cpu_vs_official_{args.height}x{args.width}_{cpu_tag()}.md"
     return args
+
+
+def cpu_tag() -> str:
+    """The first two words of the CPU's name ("intel_xeon", "amd_epyc"): the ratio depends on the CPU, so
+    the default report of one machine does not replace another's."""
+    words = re.sub(r"\((R|TM)\)", "", cpu_name(), flags=re.IGNORECASE).split()[:2]
+    return "_".join(re.sub(r"\W", "", word).lower() for word in words) or "cpu"
 
 
 def main(argv: list[str] | None = None) -> int:
