@@ -7,6 +7,7 @@
 - The ID embedding of a label that uses only the first ids convolves only their one-hot channels; the
   reference is the convolution of the full official one-hot (max_objects + 1 ids and ignore).
 - The decoder returns its logits in the standard layout even from channels-last features.
+- A token sequence of one video becomes a grid with exact channels-last strides (still a view).
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from aot_plus import build_model
 from aot_plus.labels import IGNORE_ID
-from aot_plus.models import ModelConfig
 from aot_plus.models.encoders.resnet import ResNet50
 from aot_plus.models.layers.attention import LocalGatedPropagation
+from aot_plus.models.layers.basic import seq_to_2d
 from aot_plus.models.layers.normalization import FrozenBatchNorm2d
 
 
@@ -137,16 +137,6 @@ def test_local_attention_scores_equal_the_unfold_formula(monkeypatch):
     torch.testing.assert_close(captured["scores"], expected, rtol=0, atol=1e-5)
 
 
-@pytest.fixture(scope="module", params=["aot", "deaot"])
-def small_model(request) -> torch.nn.Module:
-    torch.manual_seed(2)
-    if request.param == "aot":
-        return build_model("aott").eval()
-    return build_model(
-        ModelConfig(name="deaot_small", family="deaot", encoder="mobilenetv2", num_layers=2, self_heads=1, att_heads=1)
-    ).eval()
-
-
 def full_one_hot(label: torch.Tensor, max_objects: int) -> torch.Tensor:
     """The official one-hot by hand: ids 0..max_objects, then ignore; ignore clears the background."""
     channels = [(label == i).float() for i in range(max_objects + 1)] + [(label == IGNORE_ID).float()]
@@ -155,38 +145,47 @@ def full_one_hot(label: torch.Tensor, max_objects: int) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("highest", [0, 2, 7])
-def test_id_embedding_of_the_first_ids_equals_the_full_one_hot(small_model, highest):
-    max_objects = small_model.cfg.max_objects
+def test_id_embedding_of_the_first_ids_equals_the_full_one_hot(any_model, highest):
+    max_objects = any_model.cfg.max_objects
     torch.manual_seed(highest)
     label = torch.randint(0, highest + 1, (1, 1, 49, 65))
     label[..., 10:20, 30:45] = IGNORE_ID
     with torch.inference_mode():
-        expected = small_model.id_embedding(full_one_hot(label, max_objects))
-        one_hot = small_model.one_hot_ids(label, num_ids=highest + 1)
-        got = small_model.id_embedding(one_hot)
+        expected = any_model.id_embedding(full_one_hot(label, max_objects))
+        one_hot = any_model.one_hot_ids(label, num_ids=highest + 1)
+        got = any_model.id_embedding(one_hot)
     assert one_hot.shape[1] == highest + 2
-    assert got.shape == expected.shape == (4 * 5, 1, small_model.cfg.embed_dim)
+    assert got.shape == expected.shape == (4 * 5, 1, any_model.cfg.embed_dim)
     torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-6)
     # A wrong weight column (e.g. the ignore channel's) would move the embedding far more than rounding.
-    assert (expected - small_model.id_embedding(full_one_hot(torch.zeros_like(label), max_objects))).abs().max() > 1e-3
+    assert (expected - any_model.id_embedding(full_one_hot(torch.zeros_like(label), max_objects))).abs().max() > 1e-3
 
 
-def test_one_hot_ids_refuses_an_id_count_outside_the_bank(small_model):
+def test_one_hot_ids_refuses_an_id_count_outside_the_bank(any_model):
     label = torch.zeros(1, 1, 17, 17, dtype=torch.long)
-    for bad in (0, small_model.cfg.max_objects + 2):
+    for bad in (0, any_model.cfg.max_objects + 2):
         with pytest.raises(ValueError, match="num_ids must be in 1"):
-            small_model.one_hot_ids(label, num_ids=bad)
+            any_model.one_hot_ids(label, num_ids=bad)
 
 
-def test_decoder_logits_come_in_the_standard_layout(small_model):
+def test_decoder_logits_come_in_the_standard_layout(any_model):
     torch.manual_seed(3)
     with torch.inference_mode():
         # As the ResNet-50 encoder gives them at inference.
         features = [
-            f.contiguous(memory_format=torch.channels_last) for f in small_model.encode_image(torch.randn(1, 3, 65, 97))
+            f.contiguous(memory_format=torch.channels_last) for f in any_model.encode_image(torch.randn(1, 3, 65, 97))
         ]
-        one_hot = full_one_hot(torch.zeros(1, 1, 65, 97, dtype=torch.long), small_model.cfg.max_objects)
-        propagation = small_model.propagate(features[-1], None, None, id_emb=small_model.id_embedding(one_hot))
-        logits = small_model.decode(propagation, features)
-    assert logits.shape == (1, small_model.cfg.max_objects + 1, 17, 25)
+        one_hot = full_one_hot(torch.zeros(1, 1, 65, 97, dtype=torch.long), any_model.cfg.max_objects)
+        propagation = any_model.propagate(features[-1], None, None, id_emb=any_model.id_embedding(one_hot))
+        logits = any_model.decode(propagation, features)
+    assert logits.shape == (1, any_model.cfg.max_objects + 1, 17, 25)
     assert logits.is_contiguous()
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_token_grid_is_a_channels_last_view_with_exact_strides_for_one_video(batch):
+    tokens = torch.randn(4 * 6, batch, 5)
+    grid = seq_to_2d(tokens, (4, 6))
+    by_hand = tokens.reshape(4, 6, batch, 5).permute(2, 3, 0, 1)
+    assert torch.equal(grid, by_hand) and grid.data_ptr() == tokens.data_ptr()
+    assert grid.stride() == ((4 * 6 * 5, 1, 6 * 5, 5) if batch == 1 else by_hand.stride())
