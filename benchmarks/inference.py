@@ -100,6 +100,7 @@ def run_one(model_name: str, memory: str, args: argparse.Namespace, device: torc
                     "fps": round(1000 / ms, 1),
                     "peak_memory_mb": round(peak_memory_mb(device), 1),
                     "memory_frames": len(session.memory_frames),
+                    "frame_graph": session.frame_replayed,
                 }
             )
             print_row(rows[-1])
@@ -109,13 +110,17 @@ def run_one(model_name: str, memory: str, args: argparse.Namespace, device: torc
     return rows
 
 
-HEADER = f"{'model':<11} {'memory':<12} {'prec':<5} {'frame':>6} {'ms/frame':>9} {'FPS':>7} {'peak MB':>9} {'bank':>5}"
+HEADER = (
+    f"{'model':<11} {'memory':<12} {'prec':<5} {'frame':>6} {'ms/frame':>9} {'FPS':>7} {'peak MB':>9} {'bank':>5} "
+    f"{'graph':>5}"
+)
 
 
 def print_row(row: dict) -> None:
     print(
         f"{row['model']:<11} {row['memory']:<12} {row['precision']:<5} {row['frame']:>6} {row['ms_per_frame']:>9.2f} "
-        f"{row['fps']:>7.1f} {row['peak_memory_mb']:>9.1f} {row['memory_frames']:>5}",
+        f"{row['fps']:>7.1f} {row['peak_memory_mb']:>9.1f} {row['memory_frames']:>5} "
+        f"{'frame' if row['frame_graph'] else '-':>5}",
         flush=True,
     )
 
@@ -133,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=5, help="first frames never averaged (allocator, cuDNN autotune)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--cudnn-benchmark", action="store_true")
-    p.add_argument("--no-cuda-graph", action="store_true", help="run the encoder eagerly on the GPU")
+    p.add_argument("--no-cuda-graph", action="store_true", help="run every frame eagerly on the GPU (no CUDA graphs)")
     p.add_argument("--json", type=Path, help="write the rows here")
     args = p.parse_args(argv)
     keep_freed_memory()

@@ -1,4 +1,4 @@
-"""Streaming inference: preprocessing, object bookkeeping and the ``InferenceSession``."""
+"""Streaming inference: preprocessing, object bookkeeping, the ``InferenceSession`` and its CUDA graphs."""
 
 from .objects import ObjectIds
 from .preprocess import preprocess_image, test_time_size

@@ -81,6 +81,7 @@ def preprocess_image_torch(image: np.ndarray, size: tuple[int, int], device: tor
     x = torch.from_numpy(image).to(device, non_blocking=True).permute(2, 0, 1)[None].float()
     if size != tuple(image.shape[:2]):
         x = F.interpolate(x, size=size, mode="bicubic", align_corners=False)
-    mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
+    # Built on the host and sent without blocking: a blocking copy would wait for the device's queue.
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1).to(device, non_blocking=True)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1).to(device, non_blocking=True)
     return (x / 255.0 - mean) / std

@@ -13,13 +13,16 @@ the policy then decides what to evict (see ``aot_plus.memory``), and ``memory_ev
 
 With test-time augmentation (``scales``, ``flip``) each augmentation is a view with its own encoding
 and memories; the views' probabilities are averaged (see ``aot_plus.inference.augmentation``).
+
+On a GPU the device work of a frame is replayed from CUDA graphs (``cuda_graph``): the encoder while the
+banks fill, the whole prediction once every bank is full (``aot_plus.inference.graphs``).
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
@@ -39,6 +42,7 @@ from ..memory import (
 )
 from ..models import AOT, Propagation, mask_unused_slots
 from .augmentation import Augmentation, augmentations, average_probabilities, mirror
+from .graphs import Graph, Recorder, record_cuda_graph
 from .objects import ObjectIds, group_label
 from .preprocess import TEST_MAX_SIZE, check_image, preprocess_image
 
@@ -93,7 +97,9 @@ def _inference(method):
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         dtype = _AUTOCAST_DTYPES[self.precision]
-        autocast = torch.autocast(self.device.type, dtype=dtype) if dtype is not None else nullcontext()
+        # A CUDA graph must not capture autocast's cached weight casts: it would replay stale ones.
+        cast = {"dtype": dtype, "cache_enabled": not self.cuda_graph}
+        autocast = torch.autocast(self.device.type, **cast) if dtype is not None else nullcontext()
         with torch.inference_mode(), autocast, fp32_precision(self.tf32):
             return method(self, *args, **kwargs)
 
@@ -119,36 +125,25 @@ class _View:
     token_size: tuple[int, int] = (0, 0)
     features: list[torch.Tensor] = field(default_factory=list)  # dropped once the frame is written
     pos_emb: torch.Tensor | None = None
-    graphed_encoder: _GraphedEncoder | None = None
+    encoder_graph: Graph | None = None
 
 
-class _GraphedEncoder:
-    """``model.encode_image`` captured as a CUDA graph for one input shape.
+@dataclass
+class _FrameOutputs:
+    """The device work of predicting one frame, per view: its features and, per group, the propagation and
+    the (masked) logits; and the probabilities averaged over the views."""
 
-    Its outputs are overwritten by the next call, which the session allows: a frame's features are
-    dropped once the frame is written into memory.
-    """
-
-    def __init__(self, model: AOT, example: torch.Tensor):
-        self.input = example.clone()
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            for _ in range(2):  # warm up (cuDNN algorithm choice, allocator) outside the capture
-                model.encode_image(self.input)
-        torch.cuda.current_stream().wait_stream(side)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
-            self.outputs = model.encode_image(self.input)
-
-    def __call__(self, x: torch.Tensor) -> list[torch.Tensor]:
-        self.input.copy_(x)
-        self.graph.replay()
-        return list(self.outputs)
+    features: list[list[torch.Tensor]]
+    propagations: list[list[Propagation]]
+    logits: list[list[torch.Tensor]]
+    probs: torch.Tensor
 
 
 class InferenceSession:
     """Semi-supervised VOS on one video with a given memory policy. Device follows the model."""
+
+    _record: Recorder = staticmethod(record_cuda_graph)
+    """How the session records its graphs (a stand-in replaces it in the CPU tests of the graphs)."""
 
     def __init__(
         self,
@@ -173,8 +168,11 @@ class InferenceSession:
         ``tf32``: let a GPU run fp32 convolutions and matmuls in TF32; off, they run in full float32
         (see ``fp32_precision``).
 
-        ``cuda_graph``: on a GPU in fp32, replay the image encoder as a CUDA graph (the encoder's ~150
-        kernel launches otherwise cost more CPU time than the GPU spends on them).
+        ``cuda_graph``: on a GPU, replay the work of a frame as CUDA graphs: the image encoder while the
+        memory banks fill, then, once every bank is full (a bank of bounded capacity; its tensors then stay
+        where they are), the whole prediction of a frame. Eager launches of the step's hundreds of small
+        kernels otherwise cost more time than the GPU spends on them. Memory writes and eviction decisions
+        stay eager.
 
         ``mask_unused_objects``: give the logits of object slots no object uses -1e10, as the official
         engine does in training. The official evaluation leaves them unmasked (the default), so a pixel
@@ -202,6 +200,8 @@ class InferenceSession:
         self.max_size = max_size
         self.objects = ObjectIds()
         self._views = [_View(augmentation) for augmentation in self.augmentations]
+        self._frame_graph: Graph | None = None
+        self._frame_replayed = False
         self._index: int | None = None  # of the last frame seen
         self._original_size: tuple[int, int] = (0, 0)
 
@@ -209,6 +209,11 @@ class InferenceSession:
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
+
+    @property
+    def frame_replayed(self) -> bool:
+        """Whether the last prediction was replayed from the CUDA graph of the whole frame (``cuda_graph``)."""
+        return self._frame_replayed
 
     @property
     def object_ids(self) -> list[int]:
@@ -292,18 +297,61 @@ class InferenceSession:
         return self._predict(image)
 
     def _predict(self, image: np.ndarray) -> Prediction:
-        self._encode(image, self._index + 1)
-        view_logits, view_probs = [], []
-        for view in self._views:
-            logits = []
-            for g, group in enumerate(view.groups):
-                group.pending = group.memory.read(view.features[-1], view.pos_emb)
-                group.pending_logits = self._mask_unused(self.model.decode(group.pending, view.features), g)
-                logits.append(group.pending_logits.float())
-            view_logits.append(logits)
-            probs = self._merge_probabilities(logits, self._original_size)
-            view_probs.append(mirror(probs, view.augmentation))  # back to the frame's orientation
-        return Prediction(torch.cat(view_logits[0]), average_probabilities(view_probs))
+        inputs = self._network_inputs(image, self._index + 1)
+        frame, replayed = self._frame_work(inputs)
+        self._frame_replayed = replayed
+        for view, features, propagations, logits in zip(self._views, frame.features, frame.propagations, frame.logits):
+            view.features = features
+            for group, propagation, group_logits in zip(view.groups, propagations, logits):
+                group.pending, group.pending_logits = propagation, group_logits
+        # A replay's outputs are overwritten by the next one: the prediction gets tensors of its own.
+        probs = frame.probs.clone() if replayed else frame.probs
+        return Prediction(torch.cat([x.float() for x in frame.logits[0]]), probs)
+
+    def _frame_work(self, inputs: list[torch.Tensor]) -> tuple[_FrameOutputs, bool]:
+        """The device work of a frame, and whether it was replayed from the frame graph: it is once every
+        memory reads the same tensors at every frame (``_frame_graph_key``); eager before, with each
+        view's encoder graph."""
+        key = self._frame_graph_key(inputs) if self._graphs_on(inputs[0]) else None
+        if key is None:
+            self._frame_graph = None  # what it read is no longer what a frame reads
+            encoders = [self._encoder(view, x) for view, x in zip(self._views, inputs)]
+            return self._forward_frame(inputs, encoders), False
+        if self._frame_graph is None or self._frame_graph.key != key:
+            self._frame_graph = None  # release the old recording before making the new one
+            for view in self._views:
+                view.encoder_graph = None
+            encoders = [self.model.encode_image] * len(self._views)
+            self._frame_graph = Graph(self._record, lambda xs: self._forward_frame(xs, encoders), inputs, key)
+        return self._frame_graph(inputs), True
+
+    def _forward_frame(self, inputs: list[torch.Tensor], encoders: list[Callable]) -> _FrameOutputs:
+        """Encodes each view's input, propagates every group's memories to it and decodes: device work only,
+        reading nothing but the inputs, the memories and the weights (so that it can be a graph)."""
+        per_view = []
+        for view, x, encode in zip(self._views, inputs, encoders):
+            features = encode(x)
+            propagations = [group.memory.read(features[-1], view.pos_emb) for group in view.groups]
+            logits = [self._mask_unused(self.model.decode(p, features), g) for g, p in enumerate(propagations)]
+            probs = self._merge_probabilities([group_logits.float() for group_logits in logits], self._original_size)
+            per_view.append((features, propagations, logits, mirror(probs, view.augmentation)))
+        features, propagations, logits, probs = (list(column) for column in zip(*per_view))
+        return _FrameOutputs(features, propagations, logits, average_probabilities(probs))
+
+    def _frame_graph_key(self, inputs: list[torch.Tensor]) -> tuple | None:
+        """What a recording of ``_forward_frame`` depends on besides its inputs' values: the object count,
+        the sizes and the addresses of every memory tensor read. None while some memory is not static."""
+        memories = [group.memory for view in self._views for group in view.groups]
+        if not all(memory.static for memory in memories):
+            return None
+        positions = [view.pos_emb for view in self._views if view.pos_emb is not None]
+        tensors = positions + [t for memory in memories for t in memory.tensors_read()]
+        return (
+            self.objects.num_objects,
+            self._original_size,
+            tuple(x.shape for x in inputs),
+            tuple((t.data_ptr(), t.shape, t.stride()) for t in tensors),
+        )
 
     @_inference
     def update(self, label: np.ndarray | torch.Tensor) -> None:
@@ -348,7 +396,7 @@ class InferenceSession:
             policy = self._new_policy()
             if not isinstance(policy, MemoryPolicy):
                 raise TypeError(f"the memory policy factory returned {type(policy).__name__}, not a MemoryPolicy")
-            memory = GroupMemory(self.model, policy, self.long_term_gap)
+            memory = GroupMemory(self.model, policy, self.long_term_gap, in_place=True)
             id_emb = self._id_embedding(group_label(view_label, g, needed, self.model.cfg.max_objects))
             memory.start(self._index, view.features[-1], id_emb, view.pos_emb)
             view.groups.append(_GroupState(memory))
@@ -362,33 +410,44 @@ class InferenceSession:
     def _groups_needed(self) -> int:
         return max(math.ceil(self.objects.num_objects / self.model.cfg.max_objects), 1)
 
-    def _encode(self, image: np.ndarray, index: int) -> None:
-        """Makes ``image`` the current frame: each view's input (resized at its scale, then mirrored for a
-        flipped view, as the official transform does) and features."""
+    def _network_inputs(self, image: np.ndarray, index: int) -> list[torch.Tensor]:
+        """Makes ``image`` the current frame and returns each view's network input: resized at its scale,
+        then mirrored for a flipped view, as the official transform does."""
         check_image(image)
         if self._index is not None and tuple(image.shape[:2]) != self._original_size:
             raise ValueError(
                 f"frame {index} is {image.shape[1]}x{image.shape[0]}, but the video started at "
                 f"{self._original_size[1]}x{self._original_size[0]}"
             )
+        inputs = []
         for view in self._views:
             x = mirror(preprocess_image(image, self.max_size, self.device, view.augmentation.scale), view.augmentation)
             view.input_size = tuple(x.shape[-2:])
+            inputs.append(x)
+        self._index, self._original_size = index, tuple(image.shape[:2])
+        return inputs
+
+    def _encode(self, image: np.ndarray, index: int) -> None:
+        """Makes ``image`` the current frame and encodes it in every view."""
+        for view, x in zip(self._views, self._network_inputs(image, index)):
             view.features = self._encoder(view, x)(x)
             view.token_size = tuple(view.features[-1].shape[-2:])
-        self._index, self._original_size = index, tuple(image.shape[:2])
 
     def _drop_features(self) -> None:
         for view in self._views:
             view.features = []
 
-    def _encoder(self, view: _View, x: torch.Tensor):
-        """The model's encoder, or its CUDA-graph replay (one graph per view, for the video's input size)."""
-        if not (self.cuda_graph and x.is_cuda and self.precision == "fp32"):
+    def _graphs_on(self, x: torch.Tensor) -> bool:
+        return self.cuda_graph and x.is_cuda
+
+    def _encoder(self, view: _View, x: torch.Tensor) -> Callable[[torch.Tensor], list[torch.Tensor]]:
+        """The model's encoder, or its replay (one graph per view, for the video's input size)."""
+        if not self._graphs_on(x):
             return self.model.encode_image
-        if view.graphed_encoder is None or view.graphed_encoder.input.shape != x.shape:
-            view.graphed_encoder = _GraphedEncoder(self.model, x)
-        return view.graphed_encoder
+        if view.encoder_graph is None or view.encoder_graph.key != x.shape:
+            view.encoder_graph = None
+            view.encoder_graph = Graph(self._record, lambda xs: self.model.encode_image(xs[0]), [x], x.shape)
+        return lambda x: list(view.encoder_graph([x]))
 
     def _merge_probabilities(self, logits: list[torch.Tensor], size: tuple[int, int]) -> torch.Tensor:
         """Upsamples each group's logits and merges the groups as the official engine does."""

@@ -44,15 +44,22 @@ class MemoryEvent:
 class LongTermMemory:
     """Per-object-group storage of the long-term memory (owned by the inference session, never the model).
 
-    Each field of each layer is one tensor (T, HW, B, C), oldest frame first, on the device of the entries.
-    After every append the policy may evict one position; it is removed from every field, every layer and
-    from `frames` alike.
+    Each field of each layer reads as one tensor (T, HW, B, C), oldest frame first, on the device of the
+    entries. After every append the policy may evict one position; it is removed from every field, every
+    layer and from `frames` alike.
+
+    Storage is either functional (every write makes new tensors: what autograd needs, so training's) or
+    in place (`in_place=True`, inference's): each field lives in one buffer of the policy's capacity, an
+    eviction shifts the newer entries down by one slot and the new entry is copied into the last. The
+    order and values are the same either way; in place, the tensors the model reads keep their addresses
+    once the bank is full, which lets a CUDA graph read the bank (see ``aot_plus.inference.graphs``).
     """
 
-    def __init__(self, policy: MemoryPolicy) -> None:
+    def __init__(self, policy: MemoryPolicy, in_place: bool = False) -> None:
         self.policy = policy
+        self.in_place = in_place
         self._frames: list[int] = []
-        self._layers: Entries = []
+        self._layers: Entries = []  # in place: buffers with at least len(self) slots
 
     @property
     def frames(self) -> list[int]:
@@ -62,7 +69,14 @@ class LongTermMemory:
     def reset(self, frame: int, entries: Entries) -> MemoryEvent:
         """Start a new bank holding only `frame`, and reset the policy's state."""
         _check_entry_structure(entries)
-        self._layers = [[field.unsqueeze(0) for field in layer] for layer in entries]
+        if self.in_place:
+            slots = self.policy.capacity or _UNBOUNDED_START_SLOTS
+            self._layers = [[_new_buffer(field, slots) for field in layer] for layer in entries]
+            for layer, new_layer in zip(self._layers, entries):
+                for buffer, new in zip(layer, new_layer):
+                    buffer[0].copy_(new)
+        else:
+            self._layers = [[field.unsqueeze(0) for field in layer] for layer in entries]
         self._frames = [frame]
         self.policy.reset()
         return MemoryEvent(frame, (frame,))
@@ -84,10 +98,13 @@ class LongTermMemory:
             raise RuntimeError(
                 f"memory policy chose position {position} of {len(frames)}; the first and newest are kept"
             )
-        self._layers = [
-            [_append_field(stored, new, position) for stored, new in zip(layer, new_layer)]
-            for layer, new_layer in zip(self._layers, entries)
-        ]
+        if self.in_place:
+            self._write_in_place(entries, position)
+        else:
+            self._layers = [
+                [_append_field(stored, new, position) for stored, new in zip(layer, new_layer)]
+                for layer, new_layer in zip(self._layers, entries)
+            ]
         scored = tuple(frames[:-1]) if decision.scores is not None else ()
         evicted = None if position is None else frames.pop(position)
         self._frames = frames
@@ -95,14 +112,37 @@ class LongTermMemory:
 
     def layer(self, i: int) -> list[Tensor]:
         """Fields of layer `i`, each (T, HW, B, C), oldest frame first."""
-        return list(self._layers[i])
+        count = len(self._frames)
+        return [stored[:count] for stored in self._layers[i]]
 
     def layers(self) -> list[list[Tensor]]:
         """Fields of every layer, each (T, HW, B, C), oldest frame first."""
-        return [list(layer) for layer in self._layers]
+        return [self.layer(i) for i in range(len(self._layers))]
+
+    @property
+    def full(self) -> bool:
+        """Whether the bank holds as many entries as its policy's capacity (never, for an unbounded policy):
+        from then on every append is followed by an eviction, and the bank's shapes stay the same."""
+        return self.policy.capacity is not None and len(self._frames) >= self.policy.capacity
 
     def __len__(self) -> int:
         return len(self._frames)
+
+    def _write_in_place(self, entries: Entries, evicted_position: int | None) -> None:
+        """Applies an append (and the eviction of `evicted_position`, if any) to the buffers."""
+        count = len(self._frames)
+        if evicted_position is None:
+            if count == self._layers[0][0].shape[0]:
+                self._layers = [[_grown_buffer(stored) for stored in layer] for layer in self._layers]
+            slot = count
+        else:
+            slot = count - 1
+        for layer, new_layer in zip(self._layers, entries):
+            for stored, new in zip(layer, new_layer):
+                if evicted_position is not None and evicted_position < slot:
+                    # clone: source and destination overlap, which copy_ does not allow
+                    stored[evicted_position:slot] = stored[evicted_position + 1 : count].clone()
+                stored[slot].copy_(new)
 
     def _check_matches_bank(self, entries: Entries) -> None:
         _check_entry_structure(entries)
@@ -118,6 +158,20 @@ class LongTermMemory:
                         f"memory entry layer {i} field {j} is {tuple(new.shape)} {new.dtype} on {new.device}, "
                         f"the bank holds {tuple(stored.shape[1:])} {stored.dtype} on {stored.device}"
                     )
+
+
+_UNBOUNDED_START_SLOTS = 8
+"""Slots of an in-place bank whose policy has no capacity; they double whenever they run out."""
+
+
+def _new_buffer(entry: Tensor, slots: int) -> Tensor:
+    return entry.new_empty((slots, *entry.shape))
+
+
+def _grown_buffer(stored: Tensor) -> Tensor:
+    grown = _new_buffer(stored[0], 2 * stored.shape[0])
+    grown[: stored.shape[0]].copy_(stored)
+    return grown
 
 
 def _append_field(stored: Tensor, new: Tensor, evicted_position: int | None) -> Tensor:

@@ -60,6 +60,12 @@ class MemoryPolicy(ABC):
         """Called right after a frame was appended; `frames` are the frame indices now in memory, oldest
         first, newest last. The position evicted must be neither the first nor the newest."""
 
+    @property
+    def capacity(self) -> int | None:
+        """Most entries the policy lets the bank hold between appends; None: unbounded. It sizes an in-place
+        bank's buffers (see LongTermMemory)."""
+        return None
+
     def reset(self) -> None:  # noqa: B027 (not abstract: a policy without state has nothing to reset)
         """Forget all state (start of a new sequence)."""
 

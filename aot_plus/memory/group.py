@@ -5,6 +5,10 @@ evictions) and a short-term memory (the previous frame). The reference frame sta
 frame is first propagated from the memories (`read`), then written back with its ID embedding (`write`):
 always into the short-term memory, and into the long-term memory every `long_term_gap` frames after the
 last long-term write (or when forced, for a frame that brings new reference objects).
+
+With ``in_place=True`` (inference) both memories are written into buffers they own, so that what a
+frame reads keeps its addresses from frame to frame once the long-term bank is full (``static``); the
+default makes new tensors at every write, as autograd needs (training).
 """
 
 from __future__ import annotations
@@ -21,11 +25,12 @@ from aot_plus.models import AOT, Propagation
 class GroupMemory:
     """Long-term bank, short-term memory and write schedule of one object group; the model stays stateless."""
 
-    def __init__(self, model: AOT, policy: MemoryPolicy, long_term_gap: int) -> None:
+    def __init__(self, model: AOT, policy: MemoryPolicy, long_term_gap: int, in_place: bool = False) -> None:
         if long_term_gap < 1:
             raise ValueError(f"long_term_gap must be >= 1, got {long_term_gap}")
         self.model = model
-        self.long_term = LongTermMemory(policy)
+        self.in_place = in_place
+        self.long_term = LongTermMemory(policy, in_place=in_place)
         self.long_term_gap = long_term_gap
         self.short_term: list[list[Tensor]] | None = None
         self.events: list[MemoryEvent] = []
@@ -41,13 +46,20 @@ class GroupMemory:
     def policy(self) -> MemoryPolicy:
         return self.long_term.policy
 
+    @property
+    def static(self) -> bool:
+        """Whether every later read sees the same tensors (shapes and addresses) as the last: in place, with
+        a full long-term bank."""
+        return self.in_place and self.long_term.full
+
     def start(self, frame: int, embedding: Tensor, id_emb: Tensor, self_pos: Tensor | None = None) -> Propagation:
         """Starts both memories from a reference frame, which attends to itself; returns its propagation.
 
         ``embedding``: the frame's projected encoder embedding (B, C, h, w); ``id_emb``: its ID embedding.
         """
         propagation = self.model.propagate(embedding, None, None, id_emb=id_emb, self_pos=self_pos)
-        long_entries, self.short_term = self.model.memory_entries(propagation, id_emb)
+        long_entries, short_entries = self.model.memory_entries(propagation, id_emb)
+        self.short_term = [[_owned(t) for t in layer] for layer in short_entries] if self.in_place else short_entries
         self.events.append(self.long_term.reset(frame, long_entries))
         self._last_long_term_frame = frame
         return propagation
@@ -57,6 +69,13 @@ class GroupMemory:
         if self.short_term is None:
             raise RuntimeError("GroupMemory.read before start: the memory has no reference frame")
         return self.model.propagate(embedding, self.long_term.layers(), self.short_term, self_pos=self_pos)
+
+    def tensors_read(self) -> list[Tensor]:
+        """Every memory tensor a `read` reads: the long-term fields, then the short-term ones."""
+        if self.short_term is None:
+            raise RuntimeError("GroupMemory.tensors_read before start: the memory has no reference frame")
+        long_term = [t for layer in self.long_term.layers() for t in layer]
+        return long_term + [t for layer in self.short_term for t in layer]
 
     def long_term_due(self, frame: int) -> bool:
         """Whether writing ``frame`` also writes the long-term memory."""
@@ -79,7 +98,12 @@ class GroupMemory:
         write_long_term = force_long_term or self.long_term_due(frame)
         # The evidence is about the entries the frame read: gather it before the bank changes.
         evidence = self._evidence(propagation, logits) if write_long_term and self.policy.needs_evidence else None
-        self.short_term = short_entries
+        if self.in_place:
+            for layer, new_layer in zip(self.short_term, short_entries):
+                for stored, new in zip(layer, new_layer):
+                    stored.copy_(new)
+        else:
+            self.short_term = short_entries
         if not write_long_term:
             return None
         event = self.long_term.append(frame, long_entries, evidence)
@@ -97,3 +121,10 @@ class GroupMemory:
         at_tokens = F.interpolate(logits, size=propagation.size_2d, mode="bilinear", align_corners=True)
         foreground = 1 - torch.softmax(at_tokens, dim=1)[0, 0].flatten()
         return EvictionEvidence(attention, foreground)
+
+
+def _owned(entry: Tensor) -> Tensor:
+    """A copy of `entry` in a buffer of its own with the same strides (entries may be views into a wider
+    output of the model), so that reads of the copy compute exactly what reads of `entry` would."""
+    buffer = torch.empty_strided(entry.shape, entry.stride(), dtype=entry.dtype, device=entry.device)
+    return buffer.copy_(entry)

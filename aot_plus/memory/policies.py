@@ -49,6 +49,10 @@ class FifoPolicy(MemoryPolicy):
     def __init__(self, config: FifoConfig | None = None) -> None:
         self.config = config if config is not None else FifoConfig()
 
+    @property
+    def capacity(self) -> int:
+        return self.config.capacity
+
     def select_eviction(self, frames: Sequence[int], evidence: EvictionEvidence | None) -> EvictionDecision:
         check_frames(frames, minimum=1)
         return EvictionDecision(self.config.first_frames if len(frames) > self.config.capacity else None)

@@ -104,6 +104,10 @@ class RestrictedPolicy(MemoryPolicy):
         self._counts = {}
 
     @property
+    def capacity(self) -> int:
+        return self.config.capacity
+
+    @property
     def smoothed_relevance(self) -> dict[int, float]:
         """Moving-mean relevance per frame index, as stored after the last scoring call."""
         return dict(self._smoothed)
@@ -159,10 +163,11 @@ def foreground_relevance(evidence: EvictionEvidence | None, num_entries: int) ->
         raise ValueError(
             f"foreground must be ({attention.shape[0]},) to match the attention, got {tuple(foreground.shape)}"
         )
-    mass = (attention.float() * foreground.float().unsqueeze(-1)).sum(dim=0)
+    # One copy of num_entries values to the host; what follows reads them there.
+    mass = (attention.float() * foreground.float().unsqueeze(-1)).sum(dim=0).cpu()
     total = mass.sum()
     if not torch.isfinite(total):
         raise ValueError(f"foreground-weighted attention is not finite (sum {float(total)})")
     if float(total) == 0.0:
         return torch.full((num_entries,), 1.0 / num_entries, dtype=torch.float32)
-    return (mass / total).cpu()
+    return mass / total

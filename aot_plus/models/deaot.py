@@ -9,7 +9,7 @@ from torch import nn
 
 from .aot import AOT
 from .config import ModelConfig
-from .layers.deaot_block import DualBranchGPM
+from .layers.deaot_block import DualBranchGPM, attention_dim
 
 
 class DeAOT(AOT):
@@ -32,7 +32,7 @@ class DeAOT(AOT):
 
     @staticmethod
     def _temporal_dim(cfg: ModelConfig) -> int:
-        return cfg.embed_dim // 2
+        return attention_dim(cfg.embed_dim, cfg.att_heads) * cfg.att_heads
 
     def position_embedding(self, size_2d: tuple[int, int], batch: int, device: torch.device) -> None:
         """DeAOT's gated self-attention uses no spatial embedding."""

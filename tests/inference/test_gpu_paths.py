@@ -1,6 +1,7 @@
-"""The paths that only run on a GPU: the CUDA-graph image encoder and the on-device preprocessing.
+"""The paths that only run on a GPU: the CUDA graphs of the session and the on-device preprocessing.
 
-Marked ``gpu``: skipped without CUDA (tests/conftest.py).
+Marked ``gpu``: skipped without CUDA (tests/conftest.py). What the graphs replay is checked on the CPU
+too, with a stand-in for CUDA graphs (test_frame_graph.py).
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ import torch
 
 import aot_plus
 from aot_plus.inference import preprocess_image
-from aot_plus.inference.session import _GraphedEncoder
+from aot_plus.inference.graphs import Graph, record_cuda_graph
+from aot_plus.memory import RestrictedMemoryConfig
 from tests.fidelity.reference import read_rgb
 from tests.inference.test_inference_preprocess import TORCH_PATH_TOLERANCE
 from tests.official_data import first_mask, frame_paths, load_npz
 
 pytestmark = pytest.mark.gpu
 
-FRAMES = 12  # past the first long-term memory write (gap 5)
+FRAMES = 12
+SMALL_BANK = RestrictedMemoryConfig(recent_frames=2)  # with gap 2: full from frame 4, evictions from 6
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +38,10 @@ def frames() -> list[np.ndarray]:
 @torch.inference_mode()
 def test_graph_replay_of_the_encoder_equals_eager_bitwise(model, frames):
     inputs = [preprocess_image(frame, device="cuda") for frame in frames[:3]]
-    graphed = _GraphedEncoder(model, inputs[0])
+    graphed = Graph(record_cuda_graph, lambda xs: model.encode_image(xs[0]), inputs[:1], key=None)
     for t, x in enumerate(inputs):
         eager = model.encode_image(x)
-        replayed = graphed(x)  # the graph's own output buffers, overwritten by the next replay
+        replayed = graphed([x])  # the graph's own output buffers, overwritten by the next replay
         assert len(replayed) == len(eager) == 4
         for level, (ours, theirs) in enumerate(zip(replayed, eager)):
             assert ours.shape == theirs.shape, f"frame {t}, level {level}"
@@ -47,9 +50,11 @@ def test_graph_replay_of_the_encoder_equals_eager_bitwise(model, frames):
             )
 
 
-def test_graphed_session_equals_eager_session_bitwise(model, frames):
-    graphed = aot_plus.InferenceSession(model, cuda_graph=True)
-    eager = aot_plus.InferenceSession(model, cuda_graph=False)
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_graphed_session_equals_eager_session_bitwise(model, frames, precision):
+    options = {"memory": SMALL_BANK, "long_term_gap": 2, "precision": precision}
+    graphed = aot_plus.InferenceSession(model, cuda_graph=True, **options)
+    eager = aot_plus.InferenceSession(model, cuda_graph=False, **options)
     for session in (graphed, eager):
         session.add_reference(frames[0], first_mask())
     for t in range(1, len(frames)):
@@ -57,11 +62,12 @@ def test_graphed_session_equals_eager_session_bitwise(model, frames):
         assert torch.equal(out_g.logits, out_e.logits), (
             f"frame {t}: max |logit diff| {(out_g.logits - out_e.logits).abs().max().item()}"
         )
+        assert torch.equal(out_g.probs, out_e.probs), f"frame {t}"
+        assert graphed.frame_replayed == (t >= 5) and not eager.frame_replayed, f"frame {t}"
         graphed.update(out_e.label_tensor)  # the same label into both memories
         eager.update(out_e.label_tensor)
         assert graphed.memory_frames == eager.memory_frames, f"frame {t}"
-    assert graphed._graphed_encoder is not None and eager._graphed_encoder is None
-    assert graphed.memory_frames == [0, 5, 10]
+    assert graphed.memory_frames == [0, 8, 10]
 
 
 def test_device_preprocessing_matches_the_official_resized_tensor():

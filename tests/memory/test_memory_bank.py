@@ -1,4 +1,5 @@
-"""LongTermMemory: storage, alignment of fields and layers under eviction, and input checks."""
+"""LongTermMemory: storage, alignment of fields and layers under eviction, and input checks; the tests that
+take ``in_place`` run on both storages (functional and in place)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,11 @@ from aot_plus.memory import (
 
 HW, BATCH = 6, 2
 FIELD_CHANNELS = (4, 8, 8)  # three fields of unequal widths: the bank is generic over its fields
+
+
+@pytest.fixture(params=[False, True], ids=["functional", "in_place"])
+def in_place(request) -> bool:
+    return request.param
 
 
 def entries_of(frame: int, layers: int = 3, channels: Sequence[int] = FIELD_CHANNELS) -> list[list[torch.Tensor]]:
@@ -44,8 +50,8 @@ def stored_frames(memory: LongTermMemory, layers: int = 3, fields: int = 3) -> l
     return decoded
 
 
-def test_append_and_evict_keep_every_field_and_layer_aligned() -> None:
-    memory = LongTermMemory(FifoPolicy(FifoConfig(recent_frames=3)))
+def test_append_and_evict_keep_every_field_and_layer_aligned(in_place: bool) -> None:
+    memory = LongTermMemory(FifoPolicy(FifoConfig(recent_frames=3)), in_place=in_place)
     memory.reset(0, entries_of(0))
     evicted = [memory.append(frame, entries_of(frame)).evicted for frame in range(5, 41, 5)]
     assert evicted == [None, None, None, 5, 10, 15, 20, 25]
@@ -64,8 +70,8 @@ class EvictSecondNewest(MemoryPolicy):
         return EvictionDecision(len(frames) - 2 if len(frames) > 3 else None)
 
 
-def test_eviction_from_the_middle_with_two_fields() -> None:
-    memory = LongTermMemory(EvictSecondNewest())
+def test_eviction_from_the_middle_with_two_fields(in_place: bool) -> None:
+    memory = LongTermMemory(EvictSecondNewest(), in_place=in_place)
     memory.reset(3, entries_of(3, layers=2, channels=(4, 8)))
     for frame in (7, 9, 12, 20):
         memory.append(frame, entries_of(frame, layers=2, channels=(4, 8)))
@@ -73,9 +79,9 @@ def test_eviction_from_the_middle_with_two_fields() -> None:
     assert stored_frames(memory, layers=2, fields=2) == [[[3, 7, 20]] * 2] * 2
 
 
-def test_restricted_bank_drops_what_the_policy_chooses_and_passes_attention() -> None:
+def test_restricted_bank_drops_what_the_policy_chooses_and_passes_attention(in_place: bool) -> None:
     policy = RestrictedPolicy()
-    memory = LongTermMemory(policy)
+    memory = LongTermMemory(policy, in_place=in_place)
     memory.reset(0, entries_of(0, layers=1))
     for frame in range(5, 46, 5):
         older = len(memory)
@@ -89,8 +95,8 @@ def test_restricted_bank_drops_what_the_policy_chooses_and_passes_attention() ->
     assert policy.stay_counts[45] == 1
 
 
-def test_failed_append_leaves_the_bank_unchanged() -> None:
-    memory = LongTermMemory(RestrictedPolicy())
+def test_failed_append_leaves_the_bank_unchanged(in_place: bool) -> None:
+    memory = LongTermMemory(RestrictedPolicy(), in_place=in_place)
     memory.reset(0, entries_of(0))
     memory.append(5, entries_of(5), EvictionEvidence(torch.ones(HW, 1), torch.ones(HW)))
     with pytest.raises(ValueError, match="needs the layer-0 attention"):
@@ -99,8 +105,8 @@ def test_failed_append_leaves_the_bank_unchanged() -> None:
     assert stored_frames(memory) == [[[0, 5]] * 3] * 3
 
 
-def test_unrestricted_bank_grows_and_reset_starts_over() -> None:
-    memory = LongTermMemory(UnrestrictedPolicy())
+def test_unrestricted_bank_grows_and_reset_starts_over(in_place: bool) -> None:
+    memory = LongTermMemory(UnrestrictedPolicy(), in_place=in_place)
     memory.reset(0, entries_of(0))
     for frame in range(1, 21):
         event = memory.append(frame, entries_of(frame))
@@ -111,9 +117,9 @@ def test_unrestricted_bank_grows_and_reset_starts_over() -> None:
     assert stored_frames(memory) == [[[4]] * 3] * 3
 
 
-def test_reset_clears_policy_state() -> None:
+def test_reset_clears_policy_state(in_place: bool) -> None:
     policy = RestrictedPolicy()
-    memory = LongTermMemory(policy)
+    memory = LongTermMemory(policy, in_place=in_place)
     memory.reset(0, entries_of(0, layers=1))
     memory.append(5, entries_of(5, layers=1), EvictionEvidence(torch.ones(HW, 1), torch.ones(HW)))
     assert policy.stay_counts == {0: 1, 5: 1}
@@ -121,16 +127,16 @@ def test_reset_clears_policy_state() -> None:
     assert policy.stay_counts == {} and policy.smoothed_relevance == {}
 
 
-def test_frames_property_is_a_copy() -> None:
-    memory = LongTermMemory(UnrestrictedPolicy())
+def test_frames_property_is_a_copy(in_place: bool) -> None:
+    memory = LongTermMemory(UnrestrictedPolicy(), in_place=in_place)
     memory.reset(0, entries_of(0))
     memory.frames.append(99)
     assert memory.frames == [0]
 
 
-def test_append_before_reset_is_rejected() -> None:
+def test_append_before_reset_is_rejected(in_place: bool) -> None:
     with pytest.raises(RuntimeError, match="before reset"):
-        LongTermMemory(UnrestrictedPolicy()).append(5, entries_of(5))
+        LongTermMemory(UnrestrictedPolicy(), in_place=in_place).append(5, entries_of(5))
 
 
 @pytest.mark.parametrize(
@@ -145,8 +151,8 @@ def test_append_before_reset_is_rejected() -> None:
         (5, [[torch.zeros(HW, 4)] * 3] * 3, r"must be a \(HW, B, C\) tensor, got \(6, 4\)"),
     ],
 )
-def test_bad_entries_are_rejected(frame: int, entries, message: str) -> None:
-    memory = LongTermMemory(UnrestrictedPolicy())
+def test_bad_entries_are_rejected(in_place: bool, frame: int, entries, message: str) -> None:
+    memory = LongTermMemory(UnrestrictedPolicy(), in_place=in_place)
     memory.reset(0, entries_of(0))
     with pytest.raises(ValueError, match=message):
         memory.append(frame, entries)
@@ -158,8 +164,57 @@ class EvictFirst(MemoryPolicy):
         return EvictionDecision(0)
 
 
-def test_policy_choosing_a_protected_position_is_an_error() -> None:
-    memory = LongTermMemory(EvictFirst())
+def test_policy_choosing_a_protected_position_is_an_error(in_place: bool) -> None:
+    memory = LongTermMemory(EvictFirst(), in_place=in_place)
     memory.reset(0, entries_of(0))
     with pytest.raises(RuntimeError, match="first and newest are kept"):
         memory.append(5, entries_of(5))
+
+
+class EvictAtRandom(MemoryPolicy):
+    """From five entries on, evicts a random evictable position, or (one time in four) none."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = torch.Generator().manual_seed(seed)
+
+    def select_eviction(self, frames, evidence):
+        if len(frames) < 5 or torch.rand(1, generator=self.rng).item() < 0.25:
+            return EvictionDecision()
+        return EvictionDecision(int(torch.randint(1, len(frames) - 1, (1,), generator=self.rng)))
+
+
+def random_entries(seed: int) -> list[list[torch.Tensor]]:
+    generator = torch.Generator().manual_seed(seed)
+    return [[torch.randn(HW, BATCH, c, generator=generator) for c in FIELD_CHANNELS] for _ in range(3)]
+
+
+def test_in_place_storage_holds_what_the_functional_one_holds() -> None:
+    functional, ours = LongTermMemory(EvictAtRandom(7)), LongTermMemory(EvictAtRandom(7), in_place=True)
+    for memory in (functional, ours):
+        memory.reset(0, random_entries(0))
+    for frame in range(1, 40):
+        events = [memory.append(frame, random_entries(frame)) for memory in (functional, ours)]
+        assert events[0] == events[1]
+        assert ours.frames == functional.frames
+        for ours_layer, their_layer in zip(ours.layers(), functional.layers()):
+            for mine, theirs in zip(ours_layer, their_layer):
+                assert torch.equal(mine, theirs), f"after frame {frame}"
+    assert len(ours) > 8  # grown past the first buffers of an unbounded in-place bank
+
+
+def test_a_full_bank_keeps_its_shapes_and_in_place_its_addresses(in_place: bool) -> None:
+    memory = LongTermMemory(FifoPolicy(FifoConfig(recent_frames=2)), in_place=in_place)
+    memory.reset(0, entries_of(0))
+    memory.append(5, entries_of(5))
+    assert not memory.full
+    memory.append(10, entries_of(10))
+    assert memory.full
+    seen = [(t.data_ptr(), t.shape) for layer in memory.layers() for t in layer]
+    for frame in range(15, 50, 5):
+        assert memory.append(frame, entries_of(frame)).evicted == frame - 10
+        now = [(t.data_ptr(), t.shape) for layer in memory.layers() for t in layer]
+        assert [shape for _, shape in now] == [shape for _, shape in seen]
+        assert (now == seen) == in_place
+        assert memory.full
+    assert stored_frames(memory) == [[[0, 40, 45]] * 3] * 3
+    assert not LongTermMemory(UnrestrictedPolicy(), in_place=in_place).full

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+from aot_plus import InferenceSession, build_model
+from aot_plus.models import ModelConfig
 from aot_plus.models.layers.aot_block import add_temporal_embedding
 from aot_plus.models.layers.position import temporal_key_embedding, temporal_slot_indices
 
@@ -88,3 +91,25 @@ def test_without_temporal_embedding_keys_are_only_flattened():
     new_query, flat_keys = add_temporal_embedding(query, keys, None)
     assert new_query is query
     assert torch.equal(flat_keys, keys.reshape(12, 1, 8))
+
+
+@pytest.mark.parametrize(("att_heads", "key_width"), [(1, 128), (2, 256), (4, 256)])
+def test_deaot_temporal_embedding_is_as_wide_as_its_long_term_keys(att_heads, key_width):
+    """One head: 128-wide keys and embedding, as in the released R50-DeAOTL; several heads share the full
+    256 channels, and the embedding follows them (it used to stay 128 wide and fail in the first frame)."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(
+        name="deaot_heads", family="deaot", encoder="mobilenetv2", num_layers=1, self_heads=1, att_heads=att_heads
+    )
+    model = build_model(cfg)
+    assert model.mem_pos_emb.shape == (NUM_SLOTS, key_width) and model.cur_pos_emb.shape == (1, key_width)
+    assert model.LSTT.layers[0].linear_QV.out_features == key_width + 512  # keys, then the values
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (49, 65, 3), dtype=np.uint8) for _ in range(4)]
+    mask = np.zeros((49, 65), np.uint8)
+    mask[10:30, 10:30] = 1
+    session = InferenceSession(model, long_term_gap=1)
+    session.add_reference(frames[0], mask)
+    for frame in frames[1:]:
+        out = session.step(frame)
+    assert session.memory_frames == [0, 1, 2, 3] and torch.isfinite(out.logits).all()

@@ -24,6 +24,12 @@ from .basic import DropPath, seq_to_2d, xavier_init_matrices
 from .normalization import GroupNorm1D
 
 
+def attention_dim(d_model: int, att_heads: int) -> int:
+    """Query and key width per head of DeAOT's attention: half the model width with one head (the released
+    models), an equal share of it with several."""
+    return d_model // 2 if att_heads == 1 else d_model // att_heads
+
+
 @dataclass
 class DeAOTLayerState:
     """What a layer computed for the current frame that a memory write needs."""
@@ -50,7 +56,7 @@ class GatedPropagationModule(nn.Module):
         expand_d = int(d_model * expand_ratio)
         self.d_model = d_model
         self.expand_d_model = expand_d
-        self.d_att = d_model // 2 if att_heads == 1 else d_model // att_heads
+        self.d_att = attention_dim(d_model, att_heads)
         self.att_heads = att_heads
         self.layer_idx = layer_idx
 
