@@ -7,8 +7,10 @@
 #   3. R50-DeAOTL fp32 from frame 50 to LONG_FRAMES (latency and memory flat);
 #   4. bf16 vs fp32 on a synthetic val split with the quickstart's trained AOT-T: label agreement and J;
 #   5. end to end: aot_plus.eval on VOST-sized 1280x720 frames (resize path) against the step FPS.
+#   6. all of it against issue 11's targets (benchmarks/gpu_report.py).
 # Into $OUT (the device tool's output folder, which returns at most 8 files; default
-# benchmarks/results/gpu_check): gpu_check.log with everything printed, and one JSON per table.
+# benchmarks/results/gpu_check): gpu_check.log with everything printed, one JSON per table (6) and the
+# report, gpu_check.md.
 #
 #   run(command="bash benchmarks/gpu_check.sh", timeout_s=540)
 #
@@ -63,21 +65,24 @@ attempt "$PYTHON" benchmarks/inference.py --device "$DEVICE" --models r50_deaotl
     --height "$HEIGHT" --width "$WIDTH" --frames "$LONG_FRAMES" --json "$OUT/step_fp32_long.json"
 
 section "4. bf16 vs fp32 on the quickstart's synthetic val split"
-"$PYTHON" -m aot_plus.quickstart --work-dir "$work/quickstart" --data-root "$work/SynthVOST" --device "$DEVICE" \
+attempt "$PYTHON" -m aot_plus.quickstart --work-dir "$work/quickstart" --data-root "$work/SynthVOST" --device "$DEVICE" \
     ${STEPS:+--steps "$STEPS"} 2>/dev/null | tail -n 6
-checkpoint="$(ls "$work"/quickstart/train/ema_ckpt/*.pth | sort -V | tail -n 1)"
+checkpoint="$(ls "$work"/quickstart/train/ema_ckpt/*.pth 2>/dev/null | sort -V | tail -n 1 || true)"
 for precision in fp32 bf16; do
-    "$PYTHON" -m aot_plus.eval --model aott --mask-unused-objects --ckpt "$checkpoint" --data-root "$work/SynthVOST" \
+    attempt "$PYTHON" -m aot_plus.eval --model aott --mask-unused-objects --ckpt "$checkpoint" --data-root "$work/SynthVOST" \
         --out "$work/eval_$precision" --device "$DEVICE" --precision "$precision" --no-score 2>/dev/null | tail -n 1
 done
-"$PYTHON" benchmarks/precision_agreement.py "$work/eval_fp32" "$work/eval_bf16" --dataset-root "$work/SynthVOST" \
+attempt "$PYTHON" benchmarks/precision_agreement.py "$work/eval_fp32" "$work/eval_bf16" --dataset-root "$work/SynthVOST" \
     --json "$OUT/precision_agreement.json"
 
 section "5. end to end at ${E2E_HEIGHT}x${E2E_WIDTH} (resize path) vs the step"
-"$PYTHON" -m aot_plus.data.synthetic --out "$work/VOST720" --videos 4 --frames 150 --height "$E2E_HEIGHT" \
+attempt "$PYTHON" -m aot_plus.data.synthetic --out "$work/VOST720" --videos 4 --frames 150 --height "$E2E_HEIGHT" \
     --width "$E2E_WIDTH" --val-fraction 0.5 >/dev/null
-"$PYTHON" -m aot_plus.eval --model r50_deaotl --random-init --data-root "$work/VOST720" --out "$work/eval_720" \
-    --device "$DEVICE" --no-score 2>/dev/null | grep -E "end to end"
-"$PYTHON" benchmarks/inference.py --device "$DEVICE" --models r50_deaotl --memories restricted \
-    --height "$E2E_HEIGHT" --width "$E2E_WIDTH" --frames 150 | tail -n 1
+attempt "$PYTHON" -m aot_plus.eval --model r50_deaotl --random-init --data-root "$work/VOST720" --out "$work/eval_720" \
+    --device "$DEVICE" --no-score 2>/dev/null | grep -E "end to end|FAILED" || true
+attempt "$PYTHON" benchmarks/inference.py --device "$DEVICE" --models r50_deaotl --memories restricted \
+    --height "$E2E_HEIGHT" --width "$E2E_WIDTH" --frames 150 --json "$OUT/step_e2e.json" | tail -n 1
+
+section "6. against the targets"
+attempt "$PYTHON" benchmarks/gpu_report.py "$OUT"
 section "done"
