@@ -70,7 +70,7 @@ class LongTermMemory:
         """Start a new bank holding only `frame`, and reset the policy's state."""
         _check_entry_structure(entries)
         if self.in_place:
-            slots = self.policy.capacity or _UNBOUNDED_START_SLOTS
+            slots = self.policy.capacity or _UNBOUNDED_SLOTS
             self._layers = [[_new_buffer(field, slots) for field in layer] for layer in entries]
             for layer, new_layer in zip(self._layers, entries):
                 for buffer, new in zip(layer, new_layer):
@@ -160,8 +160,9 @@ class LongTermMemory:
                     )
 
 
-_UNBOUNDED_START_SLOTS = 8
-"""Slots of an in-place bank whose policy has no capacity; they double whenever they run out."""
+_UNBOUNDED_SLOTS = 8
+"""Slots an in-place bank whose policy has no capacity starts with, and adds whenever they run out: at most
+that many unused entries of memory, and a copy of the bank every 8 writes instead of at every write."""
 
 
 def _new_buffer(entry: Tensor, slots: int) -> Tensor:
@@ -169,7 +170,7 @@ def _new_buffer(entry: Tensor, slots: int) -> Tensor:
 
 
 def _grown_buffer(stored: Tensor) -> Tensor:
-    grown = _new_buffer(stored[0], 2 * stored.shape[0])
+    grown = _new_buffer(stored[0], stored.shape[0] + _UNBOUNDED_SLOTS)
     grown[: stored.shape[0]].copy_(stored)
     return grown
 

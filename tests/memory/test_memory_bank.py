@@ -199,7 +199,7 @@ def test_in_place_storage_holds_what_the_functional_one_holds() -> None:
         for ours_layer, their_layer in zip(ours.layers(), functional.layers()):
             for mine, theirs in zip(ours_layer, their_layer):
                 assert torch.equal(mine, theirs), f"after frame {frame}"
-    assert len(ours) > 8  # grown past the first buffers of an unbounded in-place bank
+    assert len(ours) > 8  # grown past the first slots of an unbounded in-place bank
 
 
 def test_a_full_bank_keeps_its_shapes_and_in_place_its_addresses(in_place: bool) -> None:
