@@ -21,10 +21,12 @@ banks fill, the whole prediction once every bank is full (``aot_plus.inference.g
 from __future__ import annotations
 
 import functools
+import logging
 import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,6 +47,8 @@ from .augmentation import Augmentation, augmentations, average_probabilities, mi
 from .graphs import Graph, Recorder, record_cuda_graph
 from .objects import ObjectIds, group_label
 from .preprocess import TEST_MAX_SIZE, check_image, preprocess_image
+
+logger = logging.getLogger(__name__)
 
 
 class Prediction:
@@ -172,7 +176,7 @@ class InferenceSession:
         memory banks fill, then, once every bank is full (a bank of bounded capacity; its tensors then stay
         where they are), the whole prediction of a frame. Eager launches of the step's hundreds of small
         kernels otherwise cost more time than the GPU spends on them. Memory writes and eviction decisions
-        stay eager.
+        stay eager. Should a recording fail, the session warns once and goes on eagerly (same results).
 
         ``mask_unused_objects``: give the logits of object slots no object uses -1e10, as the official
         engine does in training. The official evaluation leaves them unmasked (the default), so a pixel
@@ -202,6 +206,7 @@ class InferenceSession:
         self._views = [_View(augmentation) for augmentation in self.augmentations]
         self._frame_graph: Graph | None = None
         self._frame_replayed = False
+        self._recording_failed = False
         self._index: int | None = None  # of the last frame seen
         self._original_size: tuple[int, int] = (0, 0)
 
@@ -322,7 +327,9 @@ class InferenceSession:
             for view in self._views:
                 view.encoder_graph = None
             encoders = [self.model.encode_image] * len(self._views)
-            self._frame_graph = Graph(self._record, lambda xs: self._forward_frame(xs, encoders), inputs, key)
+            self._frame_graph = self._new_graph(lambda xs: self._forward_frame(xs, encoders), inputs, key)
+            if self._frame_graph is None:
+                return self._frame_work(inputs)
         return self._frame_graph(inputs), True
 
     def _forward_frame(self, inputs: list[torch.Tensor], encoders: list[Callable]) -> _FrameOutputs:
@@ -438,7 +445,23 @@ class InferenceSession:
             view.features = []
 
     def _graphs_on(self, x: torch.Tensor) -> bool:
-        return self.cuda_graph and x.is_cuda
+        return self.cuda_graph and not self._recording_failed and self._can_record(x)
+
+    @staticmethod
+    def _can_record(x: torch.Tensor) -> bool:
+        """Whether ``_record`` can record work on ``x``'s device (CUDA graphs: a GPU)."""
+        return x.is_cuda
+
+    def _new_graph(self, fn: Callable[[list[torch.Tensor]], Any], inputs: list[torch.Tensor], key) -> Graph | None:
+        """``fn`` recorded on ``inputs``; None, with one warning, if recording fails: the session then runs
+        eagerly, which gives the same results, rather than ending the video."""
+        try:
+            return Graph(self._record, fn, inputs, key)
+        except RuntimeError as error:
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            logger.warning("frame %d: recording a CUDA graph failed (%s); eager from now on", self._index, reason)
+            self._recording_failed = True
+            return None
 
     def _encoder(self, view: _View, x: torch.Tensor) -> Callable[[torch.Tensor], list[torch.Tensor]]:
         """The model's encoder, or its replay (one graph per view, for the video's input size)."""
@@ -446,7 +469,9 @@ class InferenceSession:
             return self.model.encode_image
         if view.encoder_graph is None or view.encoder_graph.key != x.shape:
             view.encoder_graph = None
-            view.encoder_graph = Graph(self._record, lambda xs: self.model.encode_image(xs[0]), [x], x.shape)
+            view.encoder_graph = self._new_graph(lambda xs: self.model.encode_image(xs[0]), [x], x.shape)
+            if view.encoder_graph is None:
+                return self.model.encode_image
         return lambda x: list(view.encoder_graph([x]))
 
     def _merge_probabilities(self, logits: list[torch.Tensor], size: tuple[int, int]) -> torch.Tensor:

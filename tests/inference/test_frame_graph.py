@@ -29,8 +29,9 @@ class RecordedSession(InferenceSession):
         self.recordings = 0
         self.replays = 0
 
-    def _graphs_on(self, x: torch.Tensor) -> bool:
-        return self.cuda_graph
+    @staticmethod
+    def _can_record(x: torch.Tensor) -> bool:
+        return True
 
     def _record(self, fn):
         self.recordings += 1
@@ -158,3 +159,36 @@ def test_autocast_cache_is_off_exactly_when_graphs_may_record(aot_model, cuda_gr
     frames = video(26, 2)
     session.add_reference(frames[0], square_mask())
     assert seen == [not cuda_graph]
+
+
+class FailingRecording(RecordedSession):
+    """Records ``succeed`` graphs, then fails as a capture error on a GPU would."""
+
+    def __init__(self, *args, succeed: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.succeed = succeed
+
+    def _record(self, fn):
+        if self.recordings >= self.succeed:
+            self.recordings += 1
+            raise RuntimeError("CUDA error: operation not permitted when stream is capturing\nmore detail")
+        return super()._record(fn)
+
+
+@pytest.mark.parametrize(("succeed", "failed_frame"), [(0, 0), (1, 5)], ids=["encoder", "frame"])
+def test_a_failed_recording_warns_once_and_the_video_goes_on_eagerly(aot_model, caplog, succeed, failed_frame):
+    frames = video(27, 12)
+    failing = FailingRecording(aot_model, memory=SMALL_BANK, long_term_gap=GAP, succeed=succeed)
+    eager = InferenceSession(aot_model, cuda_graph=False, memory=SMALL_BANK, long_term_gap=GAP)
+    with caplog.at_level("WARNING", logger="aot_plus.inference.session"):
+        for session in (failing, eager):
+            session.add_reference(frames[0], square_mask())
+        for t, frame in enumerate(frames[1:], start=1):
+            assert_same_prediction(t, failing.step(frame), eager.step(frame))
+            assert not failing.frame_replayed
+    assert [r.getMessage() for r in caplog.records] == [
+        f"frame {failed_frame}: recording a CUDA graph failed (CUDA error: operation not permitted when stream is "
+        "capturing); eager from now on"
+    ]
+    assert failing.recordings == succeed + 1  # the failed one, and none after it
+    assert failing.memory_frames == eager.memory_frames
