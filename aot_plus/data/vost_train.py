@@ -128,8 +128,9 @@ class VOSTTrainClips(Dataset):
 
     Each item is a dict: `images` float32 (L, 3, S, S) ImageNet-normalised RGB, `labels` int64 (L, S, S)
     with 255 = ignore, `obj_num` (objects 1..obj_num are present in the reference) and `sequence` (name).
-    Frame 0 is the reference. Items are deterministic functions of (seed, epoch, index); call
-    `set_epoch` before building each epoch's DataLoader iterator (workers get a copy of the dataset).
+    Frame 0 is the reference. Items are deterministic functions of (seed, epoch, index): the key of an item
+    is an index of the epoch `set_epoch` selected, or an (epoch, index) pair, which lets one DataLoader (and
+    its workers, which hold a copy of the dataset) serve many epochs.
     """
 
     def __init__(
@@ -180,10 +181,11 @@ class VOSTTrainClips(Dataset):
         """Select the epoch whose random clips the following items are."""
         self.epoch = epoch
 
-    def __getitem__(self, index: int) -> dict:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict:
+        epoch, index = key if isinstance(key, tuple) else (self.epoch, key)
         if not 0 <= index < len(self):
             raise IndexError(f"item {index} out of range for {len(self)} items")
-        rng = np.random.default_rng([self.seed, self.epoch, index])
+        rng = np.random.default_rng([self.seed, epoch, index])
         sequence_index = index % len(self.sequences)
         images, labels, obj_num = self._augmented_clip(self.sequences[sequence_index], rng, IGNORE_ID)
         if obj_num == 0 or rng.random() < self.merge_prob:

@@ -94,6 +94,44 @@ class _StepSampler(Sampler[int]):
         return len(self.indices)
 
 
+class _RunSampler(Sampler[tuple[int, int]]):
+    """This rank's (epoch, item) keys from a given step to the end of the run, each epoch in the order of
+    `_StepSampler`: one DataLoader, and one set of worker processes, serves the whole run (a loader per
+    epoch started its workers anew every few steps on a small dataset)."""
+
+    def __init__(
+        self,
+        dataset_size: int,
+        batch_per_rank: int,
+        dist_info: Ranks,
+        seed: int,
+        steps: tuple[int, int],
+        batches_per_epoch: int,
+    ):
+        self.dataset_size = dataset_size
+        self.batch_per_rank = batch_per_rank
+        self.dist_info = dist_info
+        self.seed = seed
+        self.start_step, self.total_steps = steps
+        self.batches_per_epoch = batches_per_epoch
+
+    def __iter__(self):
+        step = self.start_step
+        while step < self.total_steps:
+            epoch, first_batch = divmod(step, self.batches_per_epoch)
+            indices = _StepSampler(
+                self.dataset_size, self.batch_per_rank, self.dist_info, self.seed, epoch, first_batch
+            ).indices
+            batches = min(len(indices) // self.batch_per_rank, self.total_steps - step)
+            if batches == 0:
+                raise RuntimeError(f"epoch {epoch} has no batch of {self.batch_per_rank} for this rank")
+            yield from ((epoch, index) for index in indices[: batches * self.batch_per_rank])
+            step += batches
+
+    def __len__(self) -> int:
+        return (self.total_steps - self.start_step) * self.batch_per_rank
+
+
 def _collate(items: list[dict]) -> dict:
     return {
         "images": torch.stack([x["images"] for x in items]),
@@ -224,30 +262,27 @@ class Trainer:
         )
         # The bar closes (ends its line) before an error is printed.
         with bar, self._log_writer() as (csv_writer, tensorboard):
-            while step < self.cfg.total_steps:
-                for batch in self._epoch_batches(step):
-                    started = time.perf_counter()
-                    loss, lr = self._train_step(batch, step)
-                    row = {
-                        "step": step,
-                        "loss": f"{loss.total.item():.6f}",
-                        "aux_loss": f"{loss.aux.item():.6f}",
-                        "prediction_loss": f"{loss.prediction.item():.6f}",
-                        "lr": f"{lr:.8f}",
-                        "seconds": f"{time.perf_counter() - started:.3f}",
-                    }
-                    step += 1
-                    if self.dist.is_main:
-                        csv_writer.writerow(row)
-                        if tensorboard is not None:
-                            tensorboard.add_scalar("loss", loss.total.item(), step)
-                            tensorboard.add_scalar("lr", lr, step)
-                        bar.update(1)
-                        bar.set_postfix(loss=row["loss"], lr=f"{lr:.2e}")
-                    if step % self.cfg.save_every == 0 or step == self.cfg.total_steps:
-                        self._save(step)
-                    if step >= self.cfg.total_steps:
-                        break
+            for batch in self._batches(step):
+                started = time.perf_counter()
+                loss, lr = self._train_step(batch, step)
+                row = {
+                    "step": step,
+                    "loss": f"{loss.total.item():.6f}",
+                    "aux_loss": f"{loss.aux.item():.6f}",
+                    "prediction_loss": f"{loss.prediction.item():.6f}",
+                    "lr": f"{lr:.8f}",
+                    "seconds": f"{time.perf_counter() - started:.3f}",
+                }
+                step += 1
+                if self.dist.is_main:
+                    csv_writer.writerow(row)
+                    if tensorboard is not None:
+                        tensorboard.add_scalar("loss", loss.total.item(), step)
+                        tensorboard.add_scalar("lr", lr, step)
+                    bar.update(1)
+                    bar.set_postfix(loss=row["loss"], lr=f"{lr:.2e}")
+                if step % self.cfg.save_every == 0 or step == self.cfg.total_steps:
+                    self._save(step)
         if self.dist.world_size > 1:
             dist.barrier()
         return self.ema_dir / f"save_step_{self.cfg.total_steps}.pth"
@@ -292,11 +327,13 @@ class Trainer:
         self.ema.update(self.model, step)
         return loss, lr
 
-    def _epoch_batches(self, step: int):
-        epoch, first_batch = divmod(step, self.batches_per_epoch)
-        self.dataset.set_epoch(epoch)
-        sampler = _StepSampler(len(self.dataset), self.batch_per_rank, self.dist, self.cfg.seed, epoch, first_batch)
-        loader = DataLoader(
+    def _batches(self, step: int) -> DataLoader:
+        """The batches from ``step`` to the end of the run, in one loader."""
+        steps = (step, self.cfg.total_steps)
+        sampler = _RunSampler(
+            len(self.dataset), self.batch_per_rank, self.dist, self.cfg.seed, steps, self.batches_per_epoch
+        )
+        return DataLoader(
             self.dataset,
             batch_size=self.batch_per_rank,
             sampler=sampler,
@@ -305,7 +342,6 @@ class Trainer:
             collate_fn=_collate,
             pin_memory=self.device.type == "cuda",
         )
-        return loader
 
     # ---------------------------------------------------------------------------------- checkpoints
     def _save(self, step: int) -> None:
