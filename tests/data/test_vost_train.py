@@ -467,6 +467,13 @@ def test_items_are_reproducible_per_seed_epoch_and_index(dataset_root: Path):
     second.set_epoch(1)
     assert torch.equal(first[0]["images"], second[0]["images"])
     assert not torch.equal(make(seed=1)[0]["images"], make()[0]["images"])
+    # An (epoch, index) key is that epoch's item whatever epoch is selected (one loader serves many epochs).
+    third = make()
+    for epoch, index in ((1, 0), (0, 3), (1, 2)):
+        second.set_epoch(epoch)
+        assert torch.equal(third[(epoch, index)]["images"], second[index]["images"])
+        assert torch.equal(third[(epoch, index)]["labels"], second[index]["labels"])
+    assert third.epoch == 0
 
 
 def test_worker_processes_give_the_same_batches(dataset_root: Path):

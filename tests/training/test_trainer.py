@@ -543,3 +543,22 @@ def test_encoder_init_from_a_file_that_is_not_a_resnet_names_the_file(tmp_path):
     with pytest.raises(CheckpointError, match="not a torchvision ResNet-50") as error:
         initialise(build_model(MODEL), init_run(tmp_path, encoder_init=path))
     assert str(path) in str(error.value)
+
+
+@pytest.mark.parametrize(("rank", "world_size"), [(0, 1), (1, 2)])
+def test_one_loader_for_the_run_yields_the_batches_of_a_loader_per_epoch(rank, world_size):
+    from aot_plus.distributed import Ranks
+    from aot_plus.training.trainer import _RunSampler, _StepSampler
+
+    ranks, items, batch_per_rank, per_epoch, seed = Ranks(rank=rank, world_size=world_size), 12, 4 // world_size, 3, 5
+    expected, step = [], 4  # from mid-epoch 1 to step 10: two batches of epoch 1, three of 2, one of 3
+    while step < 10:
+        epoch, first_batch = divmod(step, per_epoch)
+        indices = _StepSampler(items, batch_per_rank, ranks, seed, epoch, first_batch).indices
+        for start in range(0, len(indices), batch_per_rank):
+            if step < 10:
+                expected += [(epoch, index) for index in indices[start : start + batch_per_rank]]
+                step += 1
+    sampler = _RunSampler(items, batch_per_rank, ranks, seed, (4, 10), per_epoch)
+    assert list(sampler) == expected and len(sampler) == len(expected) == 6 * batch_per_rank
+    assert [epoch for epoch, _ in expected[::batch_per_rank]] == [1, 1, 2, 2, 2, 3]
