@@ -29,7 +29,6 @@ class GroupMemory:
         if long_term_gap < 1:
             raise ValueError(f"long_term_gap must be >= 1, got {long_term_gap}")
         self.model = model
-        self.in_place = in_place
         self.long_term = LongTermMemory(policy, in_place=in_place)
         self.long_term_gap = long_term_gap
         self.short_term: list[list[Tensor]] | None = None
@@ -50,7 +49,7 @@ class GroupMemory:
     def static(self) -> bool:
         """Whether every later read sees the same tensors (shapes and addresses) as the last: in place, with
         a full long-term bank."""
-        return self.in_place and self.long_term.full
+        return self.long_term.in_place and self.long_term.full
 
     def start(self, frame: int, embedding: Tensor, id_emb: Tensor, self_pos: Tensor | None = None) -> Propagation:
         """Starts both memories from a reference frame, which attends to itself; returns its propagation.
@@ -59,7 +58,8 @@ class GroupMemory:
         """
         propagation = self.model.propagate(embedding, None, None, id_emb=id_emb, self_pos=self_pos)
         long_entries, short_entries = self.model.memory_entries(propagation, id_emb)
-        self.short_term = [[_owned(t) for t in layer] for layer in short_entries] if self.in_place else short_entries
+        in_place = self.long_term.in_place
+        self.short_term = [[_owned(t) for t in layer] for layer in short_entries] if in_place else short_entries
         self.events.append(self.long_term.reset(frame, long_entries))
         self._last_long_term_frame = frame
         return propagation
@@ -98,7 +98,7 @@ class GroupMemory:
         write_long_term = force_long_term or self.long_term_due(frame)
         # The evidence is about the entries the frame read: gather it before the bank changes.
         evidence = self._evidence(propagation, logits) if write_long_term and self.policy.needs_evidence else None
-        if self.in_place:
+        if self.long_term.in_place:
             for layer, new_layer in zip(self.short_term, short_entries):
                 for stored, new in zip(layer, new_layer):
                     stored.copy_(new)
