@@ -400,17 +400,18 @@ def _segment_frames(
     overlay = OverlayWriter(out_dir / "overlay.mp4", summary.fps_out, summary.size)
     summary.fourcc = overlay.fourcc
     track = MemoryTrack()
-    shown, fed = itertools.tee(frames)  # the loop and the session read the same frames, one at a time
+    shown, fed = itertools.tee(frames)  # the loop and the session read the same frames, one frame apart
     progress = tqdm(total=summary.expected, unit="frame", desc=video.name, file=sys.stderr, dynamic_ncols=True)
     succeeded = False
     try:
         with progress, ResultsWriter() as writer:
             results = propagate_video(session, (frame.image for frame in fed), references)
-            for frame, result in zip(shown, results):
+            # results first: they read a frame ahead, so a frame that cannot be read raises through them
+            for result, frame in zip(results, shown):
                 ids = session.to_ids(result.label)
                 writer.save_prediction(out_dir / "masks" / f"{frame.stem}.png", ids)
                 overlay.write(frame.image, ids)
-                track.record(result.position, session.memory_frames)
+                track.record(result.position, result.memory_frames)
                 summary.model_seconds += result.seconds
                 progress.update(1)
                 if on_frame is not None:

@@ -49,8 +49,11 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
         write(temporary)
 
 
-def save_prediction(path: Path, ids: np.ndarray) -> None:
-    """A palette PNG of original object ids, written atomically."""
+def save_prediction(path: Path, ids: np.ndarray, id_table: np.ndarray | None = None) -> None:
+    """A palette PNG of original object ids, written atomically. With ``id_table``, ``ids`` are object
+    indices that it maps to original ids first (`ObjectIds.id_table`)."""
+    if id_table is not None:
+        ids = np.take(id_table, ids)
     write_atomically(path, lambda temporary: save_index_png(temporary, ids))
 
 
@@ -82,8 +85,9 @@ class ResultsWriter:
         finally:
             self._pool.shutdown(wait=True)
 
-    def save_prediction(self, path: Path, ids: np.ndarray) -> None:
-        self._submit(save_prediction, path, ids)
+    def save_prediction(self, path: Path, ids: np.ndarray, id_table: np.ndarray | None = None) -> None:
+        """Queues `save_prediction`; mapping through ``id_table`` then happens on the writer's thread too."""
+        self._submit(save_prediction, path, ids, id_table)
 
     def copy_reference(self, source: Path, path: Path) -> None:
         self._submit(copy_reference, source, path)

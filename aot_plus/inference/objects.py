@@ -35,12 +35,17 @@ class ObjectIds:
         lookup[self.ids] = np.arange(len(self.ids), dtype=np.uint8)
         return lookup[mask]
 
+    def id_table(self) -> np.ndarray:
+        """(256,) uint8: object index -> original id, indices above the object count -> 0 (the official
+        write-back). A copy: objects registered later do not change it."""
+        table = np.zeros(256, dtype=np.uint8)
+        table[: len(self.ids)] = self.ids
+        return table
+
     def to_ids(self, label: np.ndarray | torch.Tensor) -> np.ndarray:
-        """Object indices -> original ids; indices above the object count become 0 (official write-back)."""
+        """Object indices -> original ids (through `id_table`)."""
         label = label.cpu().numpy() if isinstance(label, torch.Tensor) else np.asarray(label)
-        lookup = np.zeros(256, dtype=np.uint8)
-        lookup[: len(self.ids)] = self.ids
-        return lookup[label.astype(np.uint8)]
+        return np.take(self.id_table(), label.astype(np.uint8, copy=False))
 
 
 def group_label(label: torch.Tensor, group: int, num_groups: int, group_size: int) -> torch.Tensor:

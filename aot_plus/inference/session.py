@@ -46,7 +46,7 @@ from ..models import AOT, Propagation, mask_unused_slots
 from .augmentation import Augmentation, augmentations, average_probabilities, mirror
 from .graphs import Graph, Recorder, record_cuda_graph
 from .objects import ObjectIds, group_label
-from .preprocess import TEST_MAX_SIZE, check_image, preprocess_image
+from .preprocess import TEST_MAX_SIZE, Image, check_image, preprocess_image
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,9 @@ class Prediction:
     ``probs``: probabilities over object indices at the original frame size, (1, C, H, W), averaged
     over the augmentations.
     ``label``: (H, W) uint8 numpy argmax of ``probs``, in object indices (``session.object_ids`` maps
-    them); copied to the host on first access, so a loop that never reads it never waits for the device.
+    them). On a GPU its copy to the host starts with the prediction, without waiting; reading ``label``
+    waits for that copy only, so a loop that reads it a frame later (``propagate_video``) or never does
+    not keep the device idle.
     """
 
     def __init__(self, logits: torch.Tensor, probs: torch.Tensor):
@@ -68,11 +70,21 @@ class Prediction:
         # max(dim).indices is argmax (the first maximum on ties) without its slow strided CPU kernel.
         self.label_tensor = probs.max(dim=1).indices[0].to(torch.uint8)
         self._label: np.ndarray | None = None
+        self._host_label: torch.Tensor | None = None
+        self._copied: torch.cuda.Event | None = None
+        if self.label_tensor.is_cuda:
+            self._host_label = self.label_tensor.to("cpu", non_blocking=True)  # into pinned memory
+            self._copied = torch.cuda.Event()
+            self._copied.record()
 
     @property
     def label(self) -> np.ndarray:
         if self._label is None:
-            self._label = self.label_tensor.cpu().numpy()
+            if self._copied is not None:
+                self._copied.synchronize()
+                self._label = self._host_label.numpy()
+            else:
+                self._label = self.label_tensor.cpu().numpy()
         return self._label
 
 
@@ -266,8 +278,13 @@ class InferenceSession:
         """Object indices -> original mask ids (the official write-back)."""
         return self.objects.to_ids(label)
 
+    def id_table(self) -> np.ndarray:
+        """(256,) uint8 lookup of ``to_ids`` as of now: index a label with it where the conversion should
+        happen elsewhere (the results writer's threads)."""
+        return self.objects.id_table()
+
     @_inference
-    def add_reference(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def add_reference(self, image: Image, mask: np.ndarray) -> np.ndarray:
         """Registers the objects of ``mask`` (H, W uint8 ids; 255 in a reference is tracked as an object)
         and returns the label written into memory (H, W object indices).
 
@@ -276,7 +293,7 @@ class InferenceSession:
         into every memory (existing memories are kept).
         """
         check_image(image)
-        mask = self._check_mask(mask, image.shape[:2])
+        mask = self._check_mask(mask, tuple(image.shape[:2]))
         if self._index is None:
             self.objects.register(mask)
             label = self.objects.to_indices(mask)
@@ -294,14 +311,14 @@ class InferenceSession:
         return label
 
     @_inference
-    def predict(self, image: np.ndarray) -> Prediction:
+    def predict(self, image: Image) -> Prediction:
         """Segments the next frame with the current memories (does not change them)."""
         if self._index is None:
             raise RuntimeError("call add_reference with the first frame and its mask before predict")
         self._check_no_pending()
         return self._predict(image)
 
-    def _predict(self, image: np.ndarray) -> Prediction:
+    def _predict(self, image: Image) -> Prediction:
         inputs = self._network_inputs(image, self._index + 1)
         frame, replayed = self._frame_work(inputs)
         self._frame_replayed = replayed
@@ -378,14 +395,14 @@ class InferenceSession:
                 group.memory.write(self._index, group.pending, id_emb, group.pending_logits, force_long_term)
                 group.pending, group.pending_logits = None, None
 
-    def step(self, image: np.ndarray) -> Prediction:
+    def step(self, image: Image) -> Prediction:
         """Predicts the next frame and writes it into memory with its own prediction."""
         out = self.predict(image)
         self.update(out.label_tensor)
         return out
 
     # ------------------------------------------------------------------------------------ internals
-    def _start(self, image: np.ndarray, label: np.ndarray) -> None:
+    def _start(self, image: Image, label: np.ndarray) -> None:
         self._encode(image, 0)
         label_tensor = self._original_label(label)
         for view in self._views:
@@ -417,7 +434,7 @@ class InferenceSession:
     def _groups_needed(self) -> int:
         return max(math.ceil(self.objects.num_objects / self.model.cfg.max_objects), 1)
 
-    def _network_inputs(self, image: np.ndarray, index: int) -> list[torch.Tensor]:
+    def _network_inputs(self, image: Image, index: int) -> list[torch.Tensor]:
         """Makes ``image`` the current frame and returns each view's network input: resized at its scale,
         then mirrored for a flipped view, as the official transform does."""
         check_image(image)
@@ -434,7 +451,7 @@ class InferenceSession:
         self._index, self._original_size = index, tuple(image.shape[:2])
         return inputs
 
-    def _encode(self, image: np.ndarray, index: int) -> None:
+    def _encode(self, image: Image, index: int) -> None:
         """Makes ``image`` the current frame and encodes it in every view."""
         for view, x in zip(self._views, self._network_inputs(image, index)):
             view.features = self._encoder(view, x)(x)

@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
 import aot_plus
 from aot_plus.data.io import read_image, read_mask
 from aot_plus.data.vost import eval_tasks, long_term_gap, read_split
 from aot_plus.eval import main
+from aot_plus.inference.runner import read_video
 from aot_plus.results import write_atomically
 from aot_plus.scoring import score_results
 from evaluation.palette import save_index_png
@@ -43,6 +46,24 @@ def test_first_label_ids_are_tracked_and_written_back_officially(one_thread):
     assert session.objects.num_objects == 3
     indices = np.arange(11, dtype=np.uint8)[None]
     assert session.to_ids(indices)[0].tolist() == [0, 1, 3, 255, 0, 0, 0, 0, 0, 0, 0]
+
+
+def test_the_reader_thread_stages_every_frame_after_the_first(dataset, val_sequences):
+    """On a GPU the stage pins each frame (``pinned_frame``): on the reader thread, not in the frame loop."""
+    task = eval_tasks(dataset, "val", val_sequences[:1])[0]
+    threads = []
+
+    def stage(frame: np.ndarray) -> torch.Tensor:
+        threads.append(threading.current_thread().name)
+        return torch.from_numpy(frame)
+
+    frames, references = read_video(task, stage)
+    frames = list(frames)
+    assert len(frames) == len(task.frames) == 8 and list(references) == [0]
+    assert isinstance(frames[0], np.ndarray) and all(isinstance(frame, torch.Tensor) for frame in frames[1:])
+    for path, frame in zip(task.frames, frames):
+        assert np.array_equal(np.asarray(frame), read_image(path)), path.name
+    assert threads == ["frame-reader"] * 7
 
 
 def relabelled_sequence(dataset: Path, sequence: str, root: Path) -> Path:

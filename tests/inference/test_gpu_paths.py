@@ -13,6 +13,7 @@ import torch
 import aot_plus
 from aot_plus.inference import preprocess_image
 from aot_plus.inference.graphs import Graph, record_cuda_graph
+from aot_plus.inference.runner import pinned_frame
 from aot_plus.memory import RestrictedMemoryConfig
 from tests.fidelity.reference import read_rgb
 from tests.inference.test_inference_preprocess import TORCH_PATH_TOLERANCE
@@ -77,3 +78,17 @@ def test_device_preprocessing_matches_the_official_resized_tensor():
     assert x.device.type == "cuda" and x.shape == (1, *expected.shape) and x.dtype == torch.float32
     diff = np.abs(x[0].cpu().numpy() - expected).max()
     assert diff < TORCH_PATH_TOLERANCE, f"max |diff| {diff}"
+
+
+def test_pinned_frames_are_uploaded_to_the_same_results(model, frames):
+    """The evaluation loop pins frames on its reader thread (``read_video``); uploads from pinned memory do
+    not wait, and each pinned block stays in use until its copy is done, so results equal those of arrays."""
+    pinned = [pinned_frame(frame) for frame in frames]
+    assert all(frame.is_pinned() for frame in pinned)
+    runs = []
+    for images in (frames, pinned):
+        session = aot_plus.InferenceSession(model, memory=SMALL_BANK, long_term_gap=2)
+        session.add_reference(images[0], first_mask())
+        runs.append([session.step(image).logits for image in images[1:]])
+    for t, (ours, theirs) in enumerate(zip(*runs), start=1):
+        assert torch.equal(ours, theirs), f"frame {t}: max |diff| {(ours - theirs).abs().max().item()}"

@@ -8,6 +8,7 @@ from PIL import Image
 
 from aot_plus.inference import ObjectIds
 from aot_plus.inference.objects import group_label
+from aot_plus.results import ResultsWriter
 from evaluation.palette import DAVIS_PALETTE, save_index_png
 
 DAVIS_COLOURS_0_TO_21 = [
@@ -66,6 +67,27 @@ def test_later_objects_are_appended_without_shifting_earlier_indices():
     assert objects.to_indices(later).tolist() == [[5, 1], [4, 3]]
     assert objects.to_ids(np.array([4, 5, 6])).tolist() == [2, 7, 0]
     assert objects.register(later) == []
+
+
+def test_the_id_table_is_a_snapshot_and_the_writer_maps_labels_with_it(tmp_path):
+    """PNGs are written on worker threads after later objects may have been registered: an index that no
+    object had when the frame was predicted must still be written as background."""
+    objects = ObjectIds()
+    objects.register(first_label())  # ids 0, 1, 3, 255
+    table = objects.id_table()
+    assert table.dtype == np.uint8 and table.shape == (256,)
+    assert table[:5].tolist() == [0, 1, 3, 255, 0] and not table[4:].any()
+    objects.register(np.array([[9]], dtype=np.uint8))  # index 4 is now id 9
+    assert table[4] == 0 and objects.id_table()[4] == 9
+    label = np.array([[0, 1, 2], [3, 4, 4]], dtype=np.uint8)
+    with ResultsWriter() as writer:
+        writer.save_prediction(tmp_path / "before.png", label, table)
+        writer.save_prediction(tmp_path / "after.png", label, objects.id_table())
+        writer.save_prediction(tmp_path / "ids.png", np.array([[7, 8]], dtype=np.uint8))
+    assert np.array(Image.open(tmp_path / "before.png")).tolist() == [[0, 1, 3], [255, 0, 0]]
+    assert np.array(Image.open(tmp_path / "after.png")).tolist() == [[0, 1, 3], [255, 9, 9]]
+    assert np.array(Image.open(tmp_path / "ids.png")).tolist() == [[7, 8]]
+    assert objects.to_ids(label).tolist() == [[0, 1, 3], [255, 9, 9]]
 
 
 def test_unregistered_ids_become_background():

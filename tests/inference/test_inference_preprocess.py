@@ -92,3 +92,23 @@ def test_preprocessed_unresized_frames_match_the_official_tensor_bit_exactly(fra
 def test_non_rgb_uint8_input_is_refused(image):
     with pytest.raises(ValueError, match=r"expected an RGB image as a non-empty \(H, W, 3\) uint8 array"):
         preprocess_image(image)
+    with pytest.raises(ValueError, match=r"\(H, W, 3\) uint8 array or CPU tensor, got Tensor"):
+        preprocess_image(torch.from_numpy(image))
+
+
+def test_a_cpu_tensor_image_gives_the_inputs_of_the_same_array():
+    """The loop hands frames over as (pinned) tensors on a GPU; both paths read them like arrays."""
+    image = PREPROC_CASE["rgb_uint8"]
+    tensor = torch.from_numpy(image.copy())
+    assert torch.equal(preprocess_image(tensor), preprocess_image(image))  # resized by OpenCV
+    size = input_size(*image.shape[:2])
+    cpu = torch.device("cpu")
+    assert torch.equal(preprocess_image_torch(tensor, size, cpu), preprocess_image_torch(image, size, cpu))
+    odd_strides = torch.from_numpy(np.ascontiguousarray(image[:, ::-1]))
+    assert torch.equal(preprocess_image(odd_strides.flip(1)), preprocess_image(image))
+
+
+def test_a_tensor_image_off_the_cpu_is_refused():
+    meta = torch.empty((33, 49, 3), dtype=torch.uint8, device="meta")
+    with pytest.raises(ValueError, match=r"got Tensor \(33, 49, 3\) torch.uint8 on meta"):
+        preprocess_image(meta)

@@ -122,6 +122,15 @@ def test_memory_writes_embed_unused_slots_and_ignore_as_the_full_one_hot_does(an
     assert (plain.predict(frames[-1]).logits - a.logits).abs().max() > 3e-4
 
 
+def test_frames_as_cpu_tensors_give_the_results_of_arrays(any_model):
+    frames = video(3, 8)
+    arrays = run(InferenceSession(any_model, long_term_gap=2), frames, square_mask())
+    tensors = run(InferenceSession(any_model, long_term_gap=2), [torch.from_numpy(f) for f in frames], square_mask())
+    assert len(arrays) == len(tensors) == 7
+    for t, (ours, theirs) in enumerate(zip(tensors, arrays), start=1):
+        assert torch.equal(ours, theirs), f"frame {t}"
+
+
 def test_prediction_shapes_and_label_is_the_argmax(aot_model):
     session = InferenceSession(aot_model)
     frames = video(4, 2)
