@@ -92,3 +92,13 @@ def test_pinned_frames_are_uploaded_to_the_same_results(model, frames):
         runs.append([session.step(image).logits for image in images[1:]])
     for t, (ours, theirs) in enumerate(zip(*runs), start=1):
         assert torch.equal(ours, theirs), f"frame {t}: max |diff| {(ours - theirs).abs().max().item()}"
+
+
+def test_labels_copied_to_the_host_without_waiting_equal_the_device_labels(model, frames):
+    """Each prediction starts its label's copy into pinned memory; read after later frames were queued (as
+    ``propagate_video`` reads them), every label is its frame's."""
+    session = aot_plus.InferenceSession(model, memory=SMALL_BANK, long_term_gap=2)
+    session.add_reference(frames[0], first_mask())
+    predictions = [session.step(frame) for frame in frames[1:]]
+    for t, prediction in enumerate(predictions, start=1):
+        assert np.array_equal(prediction.label, prediction.label_tensor.cpu().numpy()), f"frame {t}"
