@@ -69,7 +69,7 @@ def cpu_name(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     try:
         lines = cpuinfo.read_text().splitlines()
     except OSError:
-        return platform.processor() or platform.machine()
+        lines = []
     fields: dict[str, str] = {}
     for line in lines:  # the first processor's fields (every processor lists the same)
         key, _, value = line.partition(":")

@@ -69,23 +69,18 @@ class Prediction:
         self.probs = probs
         # max(dim).indices is argmax (the first maximum on ties) without its slow strided CPU kernel.
         self.label_tensor = probs.max(dim=1).indices[0].to(torch.uint8)
-        self._label: np.ndarray | None = None
-        self._host_label: torch.Tensor | None = None
+        # From a GPU into pinned memory, without waiting; on the CPU the label tensor itself.
+        self._host_label = self.label_tensor.to("cpu", non_blocking=True)
         self._copied: torch.cuda.Event | None = None
         if self.label_tensor.is_cuda:
-            self._host_label = self.label_tensor.to("cpu", non_blocking=True)  # into pinned memory
             self._copied = torch.cuda.Event()
             self._copied.record()
 
     @property
     def label(self) -> np.ndarray:
-        if self._label is None:
-            if self._copied is not None:
-                self._copied.synchronize()
-                self._label = self._host_label.numpy()
-            else:
-                self._label = self.label_tensor.cpu().numpy()
-        return self._label
+        if self._copied is not None:
+            self._copied.synchronize()
+        return self._host_label.numpy()
 
 
 _AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
